@@ -1,0 +1,47 @@
+# The two commands of the README: `make demo` and `make test`. Both create and reuse .venv.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+SYSTEM_TOOLS := tesseract:tesseract-ocr,tesseract-ocr-eng ffmpeg:ffmpeg espeak-ng:espeak-ng
+# pip's machine-wide config here names index folders that do not exist; hide that noise.
+QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: demo test venv sysdeps lint clean
+
+demo: $(STAMP) sysdeps
+	HF_HUB_OFFLINE=1 $(VENV)/bin/mmrag demo
+
+test: $(STAMP) sysdeps
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+venv: $(STAMP)
+
+# torch first, from the CPU wheel on this machine; the constraints file keeps it there.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q torch==2.13.0 2>&1 | $(QUIET_PIP)
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]' 2>&1 | $(QUIET_PIP)
+	touch $@
+
+# OCR, video and speech tools from Debian, installed when missing and we may (root + apt).
+# Without them the features that need them are skipped with a note, never broken.
+sysdeps:
+	@missing=""; for spec in $(SYSTEM_TOOLS); do \
+	  command -v $${spec%%:*} >/dev/null || missing="$$missing $$(echo $${spec#*:} | tr , ' ')"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "note: missing Debian packages:$$missing (OCR/speech/video features will be skipped)"; \
+	  fi; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf .demo .pytest_cache

@@ -1,0 +1,21 @@
+"""mmrag: agentic multimodal retrieval-augmented generation.
+
+Public names load lazily, so `mmrag --help` and config checks do not import torch.
+"""
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Config": "rag.config", "ConfigError": "rag.config", "CorpusConfig": "rag.config",
+    "load_config": "rag.config", "FileOutcome": "rag.ingest", "IngestReport": "rag.ingest",
+    "Hit": "rag.items", "Item": "rag.items", "Query": "rag.items", "Span": "rag.items",
+    "Library": "rag.library",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'rag' has no attribute {name!r}")

@@ -1,0 +1,169 @@
+"""Configuration: corpora, store, encoders and ingestion settings, read from one TOML file.
+
+Lookup order: an explicit path, then $MMRAG_CONFIG, then ./mmrag.toml; with none of them the
+built-in defaults apply (UniversalRAG's corpus layout under ./.mmrag).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rag.items import Granularity, Modality
+
+DEFAULT_CONFIG_NAME = "mmrag.toml"
+GRANULARITIES: dict[Modality, tuple[Granularity, ...]] = {
+    "text": ("paragraph", "document"),
+    "image": ("image",),
+    "video": ("clip", "video"),
+}
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EncoderConfig(_Strict):
+    """Which models embed a corpus. `visual_model` is ignored for text corpora."""
+
+    text_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    visual_model: str | None = "openai/clip-vit-base-patch32"
+    visual_weight: float = Field(0.8, ge=0.0, le=1.0)
+    bm25: bool = False
+    batch_size: int = Field(64, ge=1)
+
+
+class CorpusConfig(_Strict):
+    name: str
+    modality: Modality
+    granularity: Granularity
+    sources: list[Path] = []
+    description: str = ""
+    encoder: EncoderConfig = EncoderConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _chroma_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]", name):
+            raise ValueError(
+                f"corpus name {name!r} must be 3-63 characters of letters, digits, '.', '_' or '-', "
+                "starting and ending with a letter or digit"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _granularity_fits(self) -> Self:
+        if self.granularity not in GRANULARITIES[self.modality]:
+            allowed = ", ".join(GRANULARITIES[self.modality])
+            raise ValueError(
+                f"corpus {self.name!r}: granularity {self.granularity!r} does not fit modality "
+                f"{self.modality!r} (use one of: {allowed})"
+            )
+        return self
+
+
+class StoreConfig(_Strict):
+    """Chroma: embedded at `path` (relative to data_dir), or a server when `host` is set."""
+
+    path: Path = Path("chroma")
+    host: str | None = None
+    port: int = 8000
+
+
+class IngestConfig(_Strict):
+    chunk_tokens: int = Field(160, ge=32)
+    chunk_overlap: int = Field(20, ge=0)
+    section_tokens: int = Field(1500, ge=128)
+    clip_seconds: float = Field(10.0, gt=0)
+    max_clip_seconds: float = Field(30.0, gt=0)
+    frames_per_clip: int = Field(4, ge=1)
+    max_image_side: int = Field(1024, ge=64)
+    ocr: bool = True
+    asr_model: str | None = "tiny.en"
+
+
+def default_corpora() -> list[CorpusConfig]:
+    """UniversalRAG's layout: text at two granularities, images, video at two granularities."""
+    specs = [
+        ("text-paragraph", "text", "paragraph", "Short passages of text: facts and details."),
+        ("text-document", "text", "document", "Whole documents or long sections of text."),
+        ("image", "image", "image", "Photographs, figures and scanned pages."),
+        ("video-clip", "video", "clip", "Short video clips: moments, actions, spoken lines."),
+        ("video-whole", "video", "video", "Whole videos: their overall story or topic."),
+    ]
+    return [
+        CorpusConfig(name=n, modality=m, granularity=g, description=d) for n, m, g, d in specs
+    ]
+
+
+class Config(_Strict):
+    data_dir: Path = Path(".mmrag")
+    store: StoreConfig = StoreConfig()
+    ingest: IngestConfig = IngestConfig()
+    corpora: list[CorpusConfig] = Field(default_factory=default_corpora)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        names = [c.name for c in self.corpora]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"corpus names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def corpus(self, name: str) -> CorpusConfig:
+        for corpus in self.corpora:
+            if corpus.name == name:
+                return corpus
+        known = ", ".join(c.name for c in self.corpora)
+        raise ConfigError(f"no corpus named {name!r} (configured: {known})")
+
+    def corpora_for(self, modality: Modality) -> list[CorpusConfig]:
+        return [c for c in self.corpora if c.modality == modality]
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / self.store.path
+
+
+def find_config(path: str | Path | None = None) -> Path | None:
+    """The config file to read, or None when the built-in defaults apply."""
+    if path is not None:
+        return Path(path)
+    if env := os.environ.get("MMRAG_CONFIG"):
+        return Path(env)
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate the config; relative paths in it resolve against its folder."""
+    found = find_config(path)
+    if found is None:
+        return _resolve(Config(), Path.cwd())
+    try:
+        raw = tomllib.loads(found.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {found}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config {found}: {exc}") from exc
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid config {found}:\n{exc}") from exc
+    return _resolve(config, found.parent.resolve())
+
+
+def _resolve(config: Config, base: Path) -> Config:
+    config.data_dir = (base / config.data_dir).resolve()
+    for corpus in config.corpora:
+        corpus.sources = [(base / s).resolve() for s in corpus.sources]
+    return config

@@ -1,0 +1,31 @@
+"""`mmrag demo`: build the sample corpora, ingest them, and run one example search per corpus."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+
+from rag.config import Config
+
+
+def run_demo(workdir: Path, console: Console) -> int:
+    from rag.cli import print_hits, print_report
+    from rag.library import Library
+    from rag.samples import build_samples
+
+    workdir = workdir.resolve()
+    console.rule("[bold]1. Sample corpora")
+    samples = build_samples(workdir / "samples")
+    console.print(f"written to {samples}")
+    console.rule("[bold]2. Ingest")
+    library = Library(Config(data_dir=workdir / ".mmrag"))
+    report = library.ingest([samples])
+    print_report(report)
+    console.rule("[bold]3. Example searches")
+    examples = json.loads(resources.files("rag").joinpath("demo_queries.json").read_text())
+    for example in examples:
+        print_hits(library.search(example["query"], corpus=example["corpus"], k=3), example["query"])
+    return 1 if report.all_failed else 0

@@ -1,0 +1,132 @@
+"""Ingestion: files -> loaders -> retrievers, incremental, crash-safe, and never stopped by
+one bad file.
+
+A file is skipped when every target corpus already holds all of its items for its current
+content hash. New items are written before the old version's are deleted, so a crash leaves
+either version findable and the next run completes the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from rag.config import Config, CorpusConfig
+from rag.items import Item
+from rag.loaders import LoadContext, LoadError, modality_of
+from rag.loaders import image as image_loader
+from rag.loaders import text as text_loader
+from rag.loaders import video as video_loader
+from retrievers import Retriever
+
+log = logging.getLogger(__name__)
+Status = Literal["ingested", "unchanged", "skipped", "failed", "pruned"]
+LOADERS = {"text": text_loader, "image": image_loader, "video": video_loader}
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: Status
+    reason: str = ""
+    items: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class IngestReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def by_status(self, status: Status) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def all_failed(self) -> bool:
+        """True when files were given and none of them could be read."""
+        tried = [o for o in self.outcomes if o.status != "pruned"]
+        return bool(tried) and all(o.status == "failed" for o in tried)
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files under the given paths, sorted, without hidden files or folders."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            files.append(path)
+    return files
+
+
+def content_sha(path: Path) -> str:
+    """Hash of the file and of its sidecars (an edited caption re-ingests its image)."""
+    digest = hashlib.sha256()
+    for part in [path, *image_loader.sidecars(path)]:
+        with part.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_file(
+    path: Path, corpora: Sequence[CorpusConfig], retrievers: Callable[[str], Retriever], config: Config
+) -> FileOutcome:
+    """Ingest one file into its target corpora; any failure becomes the outcome's reason."""
+    source = str(path.resolve())
+    modality = modality_of(path)
+    if modality is None:
+        return FileOutcome(source, "skipped", f"unsupported file type {path.suffix or '(none)'}")
+    targets = [c for c in corpora if c.modality == modality]
+    if not targets:
+        return FileOutcome(source, "skipped", f"no configured corpus holds {modality}")
+    try:
+        sha = content_sha(path)
+        todo = [c for c in targets if not _complete(retrievers(c.name), source, sha)]
+        if not todo:
+            return FileOutcome(source, "unchanged")
+        ctx = LoadContext(config.ingest, config.data_dir / "frames", sha)
+        items = LOADERS[modality].load(path.resolve(), {c.granularity for c in todo}, ctx)
+        counts = {c.name: _write(retrievers(c.name), items.get(c.granularity, []), source, sha) for c in todo}
+    except LoadError as exc:
+        return FileOutcome(source, "failed", str(exc))
+    except FileNotFoundError:
+        return FileOutcome(source, "failed", "file disappeared before it could be read")
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
+        log.debug("ingest of %s failed", source, exc_info=True)
+        return FileOutcome(source, "failed", f"{type(exc).__name__}: {exc}")
+    return FileOutcome(source, "ingested", "; ".join(ctx.notes), counts)
+
+
+def _complete(retriever: Retriever, source: str, sha: str) -> bool:
+    state = retriever.store.file_states(source)
+    return len(state) == 1 and sha in state and state[sha].complete
+
+
+def _write(retriever: Retriever, items: list[Item], source: str, sha: str) -> int:
+    if not items:
+        raise LoadError(f"no {retriever.corpus.granularity} items could be made from the file")
+    for item in items:
+        item.metadata.update(sha=sha, n_items=len(items))
+    retriever.index(items)
+    retriever.store.delete_source(source, keep_sha=sha)
+    return len(items)
+
+
+def prune(roots: Sequence[Path], retrievers: Sequence[Retriever]) -> list[FileOutcome]:
+    """Remove the items of files that no longer exist (under `roots`, or anywhere if empty)."""
+    prefixes = [str(r.resolve()) for r in roots]
+    gone: dict[str, dict[str, int]] = {}
+    for retriever in retrievers:
+        for source in retriever.store.sources():
+            inside = not prefixes or any(source == p or source.startswith(p + "/") for p in prefixes)
+            if inside and not Path(source).exists():
+                retriever.store.delete_source(source)
+                gone.setdefault(source, {})[retriever.corpus.name] = 0
+    return [FileOutcome(s, "pruned", "file no longer exists", c) for s, c in sorted(gone.items())]

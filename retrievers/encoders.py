@@ -1,0 +1,121 @@
+"""Encoders: a sentence-transformers text bi-encoder and a CLIP-family visual encoder.
+
+Each model is loaded once per process (several corpora share it) by its real loader from the
+local folder that rag.models resolves. Vectors come out L2-normalised, as float32 numpy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rag.models import ModelUnavailable, resolve_model
+
+log = logging.getLogger(__name__)
+LONG_TEXT_WORDS = 150  # window for long documents; MiniLM truncates at 256 word pieces
+
+
+class TextEncoder:
+    """Sentence-transformers bi-encoder (default all-MiniLM-L6-v2)."""
+
+    def __init__(self, name: str):
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self.model = SentenceTransformer(str(resolve_model(name)), device="cpu")
+        self.dim = int(self.model.get_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return vectors.astype(np.float32)
+
+    def encode_long(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Whole documents: mean of the embeddings of ~150-word windows, so no text is cut off."""
+        windows, owner = [], []
+        for n, text in enumerate(texts):
+            words = text.split() or [""]
+            for start in range(0, len(words), LONG_TEXT_WORDS):
+                windows.append(" ".join(words[start : start + LONG_TEXT_WORDS]))
+                owner.append(n)
+        encoded = self.encode(windows, batch_size)
+        pooled = np.zeros((len(texts), self.dim), dtype=np.float32)
+        np.add.at(pooled, np.asarray(owner), encoded)
+        return _normalize(pooled)
+
+
+class VisualEncoder:
+    """CLIP-family dual encoder (transformers AutoModel: CLIP, SigLIP, ...) for images and text."""
+
+    def __init__(self, name: str):
+        from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+
+        path = resolve_model(name)
+        self.name = name
+        self.model = AutoModel.from_pretrained(path).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.processor = AutoImageProcessor.from_pretrained(path)
+        self.dim = int(self.model.config.projection_dim)
+        self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
+
+    @torch.inference_mode()
+    def encode_images(self, paths: Sequence[Path], batch_size: int = 16) -> np.ndarray:
+        from PIL import Image
+
+        out = []
+        for start in range(0, len(paths), batch_size):
+            images = []
+            for p in paths[start : start + batch_size]:
+                with Image.open(p) as img:
+                    images.append(img.convert("RGB"))
+            pixels = self.processor(images=images, return_tensors="pt")
+            out.append(_features(self.model.get_image_features(**pixels)))
+        return _normalize(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        tokens = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        )
+        return _normalize(_features(self.model.get_text_features(**tokens)))
+
+
+def _features(output: object) -> np.ndarray:
+    """transformers 5 returns an output object from get_*_features; 4.x returned a tensor."""
+    tensor = output if isinstance(output, torch.Tensor) else output.pooler_output  # type: ignore[attr-defined]
+    return tensor.float().numpy()
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+@cache
+def text_encoder(name: str) -> TextEncoder:
+    return TextEncoder(name)
+
+
+@cache
+def visual_encoder(name: str | None) -> VisualEncoder | None:
+    """The visual encoder, or None (with one clear warning) when its weights cannot be loaded."""
+    if not name:
+        return None
+    try:
+        return VisualEncoder(name)
+    except (ModelUnavailable, OSError, ValueError) as exc:
+        log.warning(
+            "visual encoder %r unavailable (%s): image and video retrieval use their "
+            "descriptors (captions, OCR, transcripts) only",
+            name,
+            exc,
+        )
+        return None

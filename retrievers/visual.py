@@ -1,0 +1,77 @@
+"""Shared core of the image and video retrievers: one fused vector per item.
+
+An item's vector is [visual, text] / sqrt(2), both halves unit-length: the visual half is the
+mean CLIP embedding of its frames, the text half the text encoder's embedding of its
+descriptors. A query vector [w * visual_q, (1 - w) * text_q] then has, with each item, the
+cosine that Chroma ranks by proportional to w*cos_visual + (1-w)*cos_text: the weighted
+fusion UniversalRAG uses, in a single HNSW search, with the weight chosen at query time.
+Without visual weights the vector is the text half alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import chromadb
+import numpy as np
+
+from rag.config import CorpusConfig
+from rag.items import Hit, Item, Query
+from rag.store import CorpusIndex
+from retrievers.encoders import _normalize, text_encoder, visual_encoder
+
+
+class VisualRetriever:
+    def __init__(self, corpus: CorpusConfig, client: chromadb.api.ClientAPI):
+        self.corpus = corpus
+        self.text = text_encoder(corpus.encoder.text_model)
+        self.visual = visual_encoder(corpus.encoder.visual_model)
+        spec = f"text={corpus.encoder.text_model}:{self.text.dim}"
+        if self.visual:
+            spec = f"visual={self.visual.name}:{self.visual.dim}|{spec}"
+        self.store = CorpusIndex(client, corpus, spec)
+
+    def index(self, items: Sequence[Item]) -> None:
+        text = self.text.encode([i.text for i in items], self.corpus.encoder.batch_size)
+        if self.visual is None:
+            self.store.add(items, text)
+            return
+        visual = np.stack([self._frames_vector(i.frames) for i in items])
+        self.store.add(items, np.concatenate([visual, text], axis=1) / math.sqrt(2))
+
+    def _frames_vector(self, frames: Sequence[Path]) -> np.ndarray:
+        assert self.visual is not None
+        if not frames:
+            return np.zeros(self.visual.dim, dtype=np.float32)
+        return _normalize(self.visual.encode_images(frames).mean(axis=0, keepdims=True))[0]
+
+    def search(self, query: Query, k: int) -> list[Hit]:
+        if self.visual is None:
+            if not query.text.strip():
+                raise ValueError(
+                    f"corpus {self.corpus.name!r} has no visual encoder, so it cannot be "
+                    f"searched by image alone; add text to the query or configure visual_model"
+                )
+            return self.store.query(self.text.encode([query.text])[0], k)
+        vector, scale = self._query_vector(query)
+        return [replace(h, score=h.score * scale) for h in self.store.query(vector, k)]
+
+    def _query_vector(self, query: Query) -> tuple[np.ndarray, float]:
+        """The fused query vector, and the factor that turns Chroma's cosine into the fused score."""
+        assert self.visual is not None
+        w = self.corpus.encoder.visual_weight
+        text_part = np.zeros(self.text.dim, dtype=np.float32)
+        if query.text.strip():
+            text_part = (1 - w) * self.text.encode([query.text])[0]
+        if query.image is not None:
+            visual = self.visual.encode_images([query.image])[0]
+            if not query.text.strip():
+                w = 1.0
+        else:
+            visual = self.visual.encode_texts([query.text])[0]
+        vector = np.concatenate([w * visual, text_part])
+        norm = float(np.linalg.norm(vector))
+        return vector, math.sqrt(2) * norm

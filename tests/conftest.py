@@ -1,0 +1,56 @@
+"""Shared fixtures: offline environment, the sample corpora, a library ingested from them,
+and a tiny random-weight CLIP built in the session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from rag.samples import build_samples
+
+    return build_samples(tmp_path_factory.mktemp("samples"))
+
+
+@pytest.fixture(scope="session")
+def sample_library(samples: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """A Library (embedded Chroma, default corpora, offline encoders) with the samples ingested."""
+    from rag.config import Config
+    from rag.library import Library
+
+    library = Library(Config(data_dir=tmp_path_factory.mktemp("library")))
+    report = library.ingest([samples], progress=False)
+    assert not report.by_status("failed"), report.by_status("failed")
+    return library
+
+
+@pytest.fixture(scope="session")
+def tiny_random_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight CLIP (transformers CLIPModel) saved with a tokenizer and image
+    processor: real loading and plumbing, meaningless similarities."""
+    import torch
+    from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    from rag.models import resolve_model
+
+    folder = tmp_path_factory.mktemp("tiny_random_clip")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2"))
+    text = dict(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,
+    )
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                  image_size=32, patch_size=8)
+    torch.manual_seed(0)
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder

@@ -1,0 +1,109 @@
+"""Incremental, idempotent ingestion that survives bad files (real Chroma, real MiniLM)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from rag.cli import main
+from rag.config import Config
+from rag.library import Library
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Library:
+    return Library(Config(data_dir=tmp_path / "data"))
+
+
+@pytest.fixture
+def docs(tmp_path: Path, samples: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in ("space_exploration.md", "volcanoes.md", "pasta_guide.html"):
+        shutil.copy(samples / "text" / name, folder / name)
+    return folder
+
+
+def test_second_run_ingests_nothing_and_duplicates_nothing(library: Library, docs: Path) -> None:
+    first = library.ingest([docs], progress=False)
+    counts = library.counts()
+    assert len(first.by_status("ingested")) == 3 and counts["text-paragraph"] > 3
+    second = library.ingest([docs], progress=False)
+    assert len(second.by_status("unchanged")) == 3 and not second.by_status("ingested")
+    assert library.counts() == counts
+
+
+def test_changed_file_is_replaced(library: Library, docs: Path) -> None:
+    library.ingest([docs], progress=False)
+    before = library.counts()
+    path = docs / "volcanoes.md"
+    path.write_text(path.read_text().replace("Etna in Sicily", "Stromboli in the Aeolian Islands"))
+    report = library.ingest([docs], progress=False)
+    assert [Path(o.path).name for o in report.by_status("ingested")] == ["volcanoes.md"]
+    assert library.counts() == before
+    hits = library.search("Stromboli Aeolian Islands", corpus="text-paragraph", k=1)
+    assert "Stromboli" in hits[0].text
+    old = library.search("Etna in Sicily", corpus="text-paragraph", k=20)
+    assert not any("Etna in Sicily" in h.text for h in old)
+
+
+def test_prune_removes_deleted_files(library: Library, docs: Path) -> None:
+    library.ingest([docs], progress=False)
+    (docs / "pasta_guide.html").unlink()
+    report = library.ingest([docs], prune_missing=True, progress=False)
+    assert [Path(o.path).name for o in report.by_status("pruned")] == ["pasta_guide.html"]
+    for name in ("text-paragraph", "text-document"):
+        assert all("pasta" not in s for s in library.retriever(name).store.sources())
+
+
+def test_half_written_file_is_completed_on_the_next_run(library: Library, docs: Path) -> None:
+    """Simulates a crash after part of a file's items were written."""
+    library.ingest([docs], progress=False)
+    store = library.retriever("text-paragraph").store
+    source = str((docs / "space_exploration.md").resolve())
+    ids = store.collection.get(where={"source": source})["ids"]
+    store.collection.delete(ids=ids[1:])
+    report = library.ingest([docs], progress=False)
+    assert [Path(o.path).name for o in report.by_status("ingested")] == ["space_exploration.md"]
+    assert len(store.collection.get(where={"source": source})["ids"]) == len(ids)
+
+
+def test_bad_files_are_listed_and_good_ones_ingested(tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "mixed"
+    bad.mkdir()
+    shutil.copy(samples / "text" / "volcanoes.md", bad / "good.md")
+    shutil.copy(samples / "images" / "coffee.jpg", bad / "good.jpg")
+    (bad / "zero.txt").write_bytes(b"")
+    (bad / "truncated.jpg").write_bytes((samples / "images" / "coffee.jpg").read_bytes()[:500])
+    (bad / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    (bad / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    (bad / "broken.pdf").write_bytes(b"%PDF-1.7\n%%garbage")
+    (bad / "notes.xyz").write_text("unknown type")
+    monkeypatch.chdir(tmp_path)
+    code = main(["ingest", str(bad)])
+    out = capsys.readouterr().out
+    assert code == 0
+    library = Library.from_config()
+    report = library.ingest([bad], progress=False)
+    failed = {Path(o.path).name: o.reason for o in report.by_status("failed")}
+    assert set(failed) == {"zero.txt", "truncated.jpg", "corrupt.mp4", "binary.txt", "broken.pdf"}
+    assert all(failed.values())
+    assert {Path(o.path).name for o in report.by_status("unchanged")} == {"good.md", "good.jpg"}
+    assert [Path(o.path).name for o in report.by_status("skipped")] == ["notes.xyz"]
+    for name in failed:
+        assert name in out
+    assert library.counts()["image"] == 1
+
+
+def test_exit_code_is_nonzero_only_when_everything_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_bytes(b"")
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
+    assert main(["ingest", str(tmp_path / "a.txt")]) == 1
+    assert main(["ingest", str(tmp_path / "a.txt"), str(tmp_path / "ok.png")]) == 0
+
+
+def test_corpus_option_restricts_ingest(library: Library, docs: Path) -> None:
+    library.ingest([docs], corpus="text-document", progress=False)
+    assert library.counts()["text-document"] == 3 and library.counts()["text-paragraph"] == 0
