@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from rag.config import ConfigError
@@ -25,12 +26,11 @@ console = Console()
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         format="%(message)s",
         handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
     )
-    if args.config:
-        os.environ["MMRAG_CONFIG"] = str(args.config)
+    logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
     try:
         return args.run(args)
     except (ConfigError, StoreError, ModelUnavailable, ValueError, FileNotFoundError) as exc:
@@ -39,46 +39,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmrag", description=__doc__)
-    parser.add_argument("--config", type=Path, help="config file (default ./mmrag.toml or $MMRAG_CONFIG)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="config file (default ./mmrag.toml or $MMRAG_CONFIG)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    parser = argparse.ArgumentParser(prog="mmrag", description=__doc__, parents=[common])
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    add_parser = functools.partial(sub.add_parser, parents=[common])
 
-    p = sub.add_parser("ingest", help="add files or folders to the corpora")
+    p = add_parser("ingest", help="add files or folders to the corpora")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: configured sources)")
     p.add_argument("--corpus", help="only this corpus")
     p.add_argument("--prune", action="store_true", help="remove items of files that no longer exist")
     p.add_argument("--rebuild", action="store_true", help="empty the target corpora first")
     p.set_defaults(run=_ingest)
 
-    p = sub.add_parser("search", help="ranked hits for a text and/or image query")
+    p = add_parser("search", help="ranked hits for a text and/or image query")
     p.add_argument("query", nargs="?", default="")
     p.add_argument("--corpus", help="search only this corpus (default: every non-empty one)")
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--image", type=Path, help="an image to search with")
     p.set_defaults(run=_search)
 
-    p = sub.add_parser("corpora", help="list the configured corpora and their item counts")
+    p = add_parser("corpora", help="list the configured corpora and their item counts")
     p.set_defaults(run=_corpora)
 
-    p = sub.add_parser("samples", help="write the bundled sample corpora to a folder")
+    p = add_parser("samples", help="write the bundled sample corpora to a folder")
     p.add_argument("dest", type=Path)
     p.set_defaults(run=_samples)
 
-    p = sub.add_parser("demo", help="build the samples, ingest them and run example searches")
+    p = add_parser("demo", help="build the samples, ingest them and run example searches")
     p.add_argument("--dir", type=Path, default=Path(".demo"), help="where the demo keeps its data")
     p.set_defaults(run=_demo)
     return parser
 
 
-def _library():  # noqa: ANN202 - import deferred: loading torch & co takes seconds
+def _library(args: argparse.Namespace):
     from rag.library import Library
 
-    return Library.from_config()
+    return Library.from_config(getattr(args, "config", None))
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    report = _library().ingest(args.paths, args.corpus, prune_missing=args.prune, rebuild=args.rebuild)
+    report = _library(args).ingest(args.paths, args.corpus, prune_missing=args.prune, rebuild=args.rebuild)
     print_report(report)
     return 1 if report.all_failed else 0
 
@@ -105,26 +108,30 @@ def _short(path: str) -> str:
 
 
 def _search(args: argparse.Namespace) -> int:
-    hits = _library().search(args.query, corpus=args.corpus, k=args.k, image=args.image)
+    hits = _library(args).search(args.query, corpus=args.corpus, k=args.k, image=args.image)
     print_hits(hits, f"{args.query or args.image}")
     return 0
 
 
 def print_hits(hits: list[Hit], title: str) -> None:
-    table = Table(title=f"Search: {title}")
-    for column in ("#", "score", "corpus", "source", "span", "snippet"):
-        table.add_column(column, overflow="fold")
+    """One block per hit: rank, score, corpus, source and span on a line, the snippet below."""
+    console.print(f"[bold]Search:[/bold] {escape(title)}")
+    if not hits:
+        console.print("  [yellow]no hits[/yellow] (is anything ingested? see `mmrag corpora`)")
     rank: dict[str, int] = {}
     for hit in hits:
         rank[hit.corpus] = rank.get(hit.corpus, 0) + 1
-        table.add_row(
-            str(rank[hit.corpus]), f"{hit.score:.3f}", hit.corpus, _short(hit.source), str(hit.span), hit.snippet(120)
+        console.print(
+            f"  {rank[hit.corpus]:>2}. [cyan]{hit.score:.3f}[/cyan]  [magenta]{hit.corpus}[/magenta]  "
+            f"{escape(_short(hit.source))}  [dim]{hit.span}[/dim]",
+            soft_wrap=True,
         )
-    console.print(table if hits else "[yellow]no hits[/yellow] (is anything ingested? `mmrag corpora`)")
+        console.print(f"      {escape(hit.snippet(200))}", soft_wrap=True, highlight=False)
+    console.print()
 
 
 def _corpora(args: argparse.Namespace) -> int:
-    library = _library()
+    library = _library(args)
     table = Table(title=f"Corpora (data: {library.config.data_dir})")
     for column in ("name", "modality", "granularity", "items", "description"):
         table.add_column(column)

@@ -58,7 +58,9 @@ def expand(paths: Iterable[Path]) -> list[Path]:
         if path.is_dir():
             files.extend(
                 p for p in sorted(path.rglob("*"))
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and not p.name.lower().endswith(image_loader.SIDECAR_SUFFIXES)
             )
         else:
             files.append(path)
@@ -98,7 +100,7 @@ def ingest_file(
         return FileOutcome(source, "failed", str(exc))
     except FileNotFoundError:
         return FileOutcome(source, "failed", "file disappeared before it could be read")
-    except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
+    except Exception as exc:
         log.debug("ingest of %s failed", source, exc_info=True)
         return FileOutcome(source, "failed", f"{type(exc).__name__}: {exc}")
     return FileOutcome(source, "ingested", "; ".join(ctx.notes), counts)

@@ -124,4 +124,4 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-__all__ = ["Library", "FileOutcome", "IngestReport"]
+__all__ = ["FileOutcome", "IngestReport", "Library"]

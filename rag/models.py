@@ -65,7 +65,7 @@ def resolve_model(name: str) -> Path:
         )
     try:
         return Path(snapshot_download(name))
-    except Exception as exc:  # noqa: BLE001 - any hub failure means "not available here"
+    except Exception as exc:
         raise ModelUnavailable(
             f"model {name!r} could not be downloaded ({type(exc).__name__}: {exc}); "
             f"point the config at a local folder"

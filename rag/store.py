@@ -34,7 +34,7 @@ def connect(config: Config) -> chromadb.api.ClientAPI:
     if config.store.host:
         try:
             return chromadb.HttpClient(config.store.host, config.store.port, settings=settings)
-        except Exception as exc:  # noqa: BLE001 - any connection failure gets one clear message
+        except Exception as exc:
             raise StoreError(
                 f"cannot reach the Chroma server at {config.store.host}:{config.store.port} "
                 f"({exc}); start it with `chroma run --path DIR --port {config.store.port}`"
@@ -113,6 +113,8 @@ class CorpusIndex:
         return list(got["ids"]), list(got["documents"] or [])
 
     def get(self, ids: Sequence[str]) -> list[Hit]:
+        if not ids:
+            return []
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
         by_id = {
             i: _hit(self.corpus.name, i, d, m, 0.0)

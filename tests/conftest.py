@@ -20,7 +20,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_library(samples: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def sample_library(samples: Path, tmp_path_factory: pytest.TempPathFactory):
     """A Library (embedded Chroma, default corpora, offline encoders) with the samples ingested."""
     from rag.config import Config
     from rag.library import Library

@@ -100,7 +100,7 @@ def _parse_pdf(path: Path) -> ParsedText:
 
     try:
         doc = pymupdf.open(path)
-    except Exception as exc:  # noqa: BLE001 - pymupdf raises several types for broken files
+    except Exception as exc:
         raise LoadError(f"cannot open PDF: {exc}") from exc
     with doc:
         if doc.needs_pass:
@@ -119,7 +119,7 @@ def _parse_pdf(path: Path) -> ParsedText:
 
 
 @cache
-def _splitter(chunk_tokens: int, overlap: int):  # noqa: ANN202 - llama-index type
+def _splitter(chunk_tokens: int, overlap: int):
     from llama_index.core.node_parser import SentenceSplitter
 
     return SentenceSplitter(chunk_size=chunk_tokens, chunk_overlap=overlap)

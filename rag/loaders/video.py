@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,8 @@ class Clip:
 
 @dataclass
 class Transcript:
+    """What was said in the whole file, and each word with its time."""
+
     text: str
     words: list[tuple[float, float, str]]  # (start_s, end_s, text with its leading space)
 
@@ -70,8 +73,8 @@ def load(
     wanted = granularities & {"clip", "video"}
     if not wanted:
         return {}
-    has_audio = probe(path)
     with _reading():
+        has_audio = probe(path)
         cuts, duration = detect_cuts(path)
         clips = [Clip(s, e) for s, e in clip_bounds(cuts, duration, ctx.settings)]
         sample_frames(path, clips, ctx)
@@ -140,7 +143,7 @@ def clip_bounds(
     if not edges:
         step = settings.clip_seconds
         edges = [k * step for k in range(1, math.ceil(duration / step - 1e-6))]
-    bounds = list(zip([0.0, *edges], [*edges, duration], strict=True))
+    bounds = list(pairwise([0.0, *edges, duration]))
     longest = settings.max_clip_seconds
     bounds = _merge_short(bounds, min(MIN_CLIP_S, longest / 2))
     return [piece for bound in bounds for piece in _split_long(bound, longest)]
@@ -172,7 +175,7 @@ def _split_long(bound: tuple[float, float], longest: float) -> list[tuple[float,
     parts = max(1, math.ceil((end - start) / longest - 1e-6))
     step = (end - start) / parts
     edges = [start + k * step for k in range(parts)] + [end]
-    return list(zip(edges, edges[1:]))
+    return list(pairwise(edges))
 
 
 def sample_frames(path: Path, clips: list[Clip], ctx: LoadContext) -> None:
@@ -195,10 +198,13 @@ def sample_frames(path: Path, clips: list[Clip], ctx: LoadContext) -> None:
 
 
 def _save_frame(image: Image.Image, target: Path, side: int) -> Path:
+    """Stores `image` downscaled at `target` (kept if already there, e.g. from a re-ingest)."""
     if not target.exists():
         small = image.copy()
         small.thumbnail((side, side))
-        small.save(target, "JPEG", quality=88)
+        partial = target.with_suffix(".part")
+        small.save(partial, "JPEG", quality=88)
+        partial.replace(target)
     return target
 
 
@@ -214,6 +220,7 @@ class FrameCursor:
         self.frames: Iterator[tuple[float, av.VideoFrame]] | None = None
         self.current: tuple[float, av.VideoFrame] | None = None  # last frame at or before target
         self.ahead: tuple[float, av.VideoFrame] | None = None  # first frame after it
+        self.last: tuple[float, av.VideoFrame] | None = None  # the frame returned last
 
     def at(self, target: float) -> tuple[float, Image.Image]:
         """The frame on screen at `target` seconds (targets must not decrease), as RGB."""
@@ -222,9 +229,10 @@ class FrameCursor:
             self._seek(target)
         while self.ahead is not None and self.ahead[0] <= target:
             self.current, self.ahead = self.ahead, next(self.frames, None)  # type: ignore[arg-type]
-        found = self.current or self.ahead
+        found = self.current or self.ahead or self.last
         if found is None:
             raise LoadError("the video stream has no decodable frames")
+        self.last = found  # kept in case a seek past the last frame finds nothing
         return found[0], found[1].to_image()
 
     def _seek(self, target: float) -> None:
@@ -253,7 +261,7 @@ def transcribe(path: Path, ctx: LoadContext) -> Transcript | None:
             str(path), word_timestamps=True, vad_filter=True, condition_on_previous_text=False
         )
         segments = list(segments)
-    except (av.FFmpegError, RuntimeError, ValueError, OSError) as exc:
+    except (av.FFmpegError, RuntimeError, ValueError, OSError, IndexError) as exc:
         log.warning("transcription of %s failed: %s", path, exc)
         ctx.notes.append(f"no transcript: the audio could not be transcribed ({exc})")
         return None

@@ -87,8 +87,9 @@ def make_videos(dest: Path, narrate: bool = True) -> list[Path]:
     paths = []
     for video in sample_videos():
         audio = narration_track(video) if narrate else None
-        path = dest / video.file
-        write_video(path, video, audio)
+        path, partial = dest / video.file, dest / f".{video.file}.part"
+        write_video(partial, video, audio)
+        partial.replace(path)  # never leaves a half-written video behind
         paths.append(path)
     return paths
 
@@ -140,13 +141,30 @@ def write_video(path: Path, video: SampleVideo, audio: np.ndarray | None) -> Non
 
 def _write_frames(container: OutputContainer, stream: av.VideoStream, video: SampleVideo) -> None:
     for scene in video.scenes:
-        picture = av.VideoFrame.from_image(draw_scene(scene, video.size))
+        planes = to_yuv420p(draw_scene(scene, video.size))
         first, last = round(scene.start_s * video.fps), round(scene.end_s * video.fps)
         for index in range(first, last):
-            frame = picture.reformat(format="yuv420p")
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
             frame.pts, frame.time_base = index, Fraction(1, video.fps)
             container.mux(stream.encode(frame))
     container.mux(stream.encode(None))
+
+
+def to_yuv420p(image: Image.Image) -> np.ndarray:
+    """BT.601 limited-range I420 planes stacked as one (h * 3/2, w) array.
+
+    Converting here rather than in libswscale keeps the output bit-exact across runs.
+    """
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = (16 * 256 + 128 + 66 * r + 129 * g + 25 * b) >> 8
+    blocks = rgb.reshape(rgb.shape[0] // 2, 2, rgb.shape[1] // 2, 2, 3).sum(axis=(1, 3))
+    r, g, b = blocks[..., 0], blocks[..., 1], blocks[..., 2]  # sums of 2x2 blocks
+    u = (128 * 1024 + 512 - 38 * r - 74 * g + 112 * b) >> 10
+    v = (128 * 1024 + 512 + 112 * r - 94 * g - 18 * b) >> 10
+    height, width = y.shape
+    chroma = np.concatenate([u.reshape(-1), v.reshape(-1)]).reshape(height // 2, width)
+    return np.concatenate([y, chroma]).clip(0, 255).astype(np.uint8)
 
 
 def _write_audio(container: OutputContainer, stream: av.AudioStream, audio: np.ndarray) -> None:

@@ -9,7 +9,7 @@ from rag.loaders import image as loader
 from tests.marks import needs
 
 
-def _load(path: Path, tmp_path: Path, **settings: int):  # noqa: ANN202
+def _load(path: Path, tmp_path: Path, **settings: int):
     ctx = LoadContext(IngestConfig(**settings), tmp_path / "frames", "ab" * 32)
     return loader.load(path, {"image"}, ctx)["image"][0]
 

@@ -1,0 +1,55 @@
+"""Text retrieval on the sample corpora with the real MiniLM encoder and embedded Chroma."""
+
+from pathlib import Path
+
+import pytest
+
+from rag.config import Config, CorpusConfig, EncoderConfig
+from rag.library import Library
+
+PARAGRAPH_QUERIES = [
+    ("Who was the first woman to command a Space Shuttle?", "space_exploration.md", "STS-93"),
+    ("How much salt should I put in the pasta water?", "pasta_guide.html", "salt"),
+    ("How do I patch a punctured inner tube?", "bicycle_maintenance.pdf", "vulcanising"),
+    ("How many samples and classes does the iris dataset have?", "sklearn_iris.rst", ""),
+    ("Why do aircraft avoid volcanic ash clouds?", "volcanoes.md", "jet engines"),
+]
+DOCUMENT_QUERIES = [
+    ("a dataset of images of handwritten digits", "sklearn_digits.rst"),
+    ("chemical analysis of wines from three cultivars", "sklearn_wine_data.rst"),
+    ("newsgroup posts on twenty topics for text classification", "sklearn_twenty_newsgroups.rst"),
+    ("house prices in California census districts", "sklearn_california_housing.rst"),
+]
+
+
+@pytest.mark.parametrize(("query", "expected", "phrase"), PARAGRAPH_QUERIES)
+def test_paragraph_query_finds_its_passage_in_top_3(sample_library: Library, query: str, expected: str, phrase: str) -> None:
+    hits = sample_library.search(query, corpus="text-paragraph", k=3)
+    assert any(Path(h.source).name == expected and phrase in h.text for h in hits), [h.source for h in hits]
+    assert all(h.span.char_start is not None and h.parent_id for h in hits)
+
+
+@pytest.mark.parametrize(("query", "expected"), DOCUMENT_QUERIES)
+def test_document_query_finds_its_document_in_top_3(sample_library: Library, query: str, expected: str) -> None:
+    hits = sample_library.search(query, corpus="text-document", k=3)
+    assert expected in [Path(h.source).name for h in hits]
+    assert hits == sorted(hits, key=lambda h: -h.score)
+
+
+def test_pdf_hit_carries_its_page(sample_library: Library) -> None:
+    hit = sample_library.search("tyre pressure for mountain bikes", corpus="text-paragraph", k=1)[0]
+    assert Path(hit.source).name == "bicycle_maintenance.pdf" and hit.span.page == 2
+
+
+def test_bm25_fusion_ranks_an_exact_rare_term_first(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(12):
+        (docs / f"note{n}.txt").write_text(f"Meeting note {n}: the team reviewed the quarterly budget and travel plans.")
+    (docs / "part.txt").write_text("Meeting note: the team reviewed the order for part number QX-7731-B and travel plans.")
+    corpus = CorpusConfig(name="notes", modality="text", granularity="paragraph", encoder=EncoderConfig(bm25=True))
+    library = Library(Config(data_dir=tmp_path / "data", corpora=[corpus]))
+    library.ingest([docs], progress=False)
+    hits = library.search("QX-7731-B", corpus="notes", k=3)
+    assert Path(hits[0].source).name == "part.txt"
+    assert hits[0].score == pytest.approx(2 / 61)  # rank 1 in both rankings
