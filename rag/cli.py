@@ -6,19 +6,21 @@ import argparse
 import functools
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from rag.config import ConfigError
-from rag.ingest import IngestReport
-from rag.items import Hit
-from rag.models import ModelUnavailable
-from rag.store import StoreError
+from rag.errors import MmragError
+
+if TYPE_CHECKING:
+    from rag.answer import Answer
+    from rag.ingest import IngestReport
+    from rag.items import Hit
 
 console = Console()
 
@@ -33,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
     try:
         return args.run(args)
-    except (ConfigError, StoreError, ModelUnavailable, ValueError, FileNotFoundError) as exc:
+    except (MmragError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 
@@ -60,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--image", type=Path, help="an image to search with")
     p.set_defaults(run=_search)
+
+    p = add_parser("ask", help="a grounded answer with citations")
+    p.add_argument("question")
+    p.add_argument("--corpus", help="answer from this corpus (default: all, interleaved by rank)")
+    p.add_argument("--image", type=Path, help="an image to search with")
+    p.add_argument("-k", type=int, help="evidence items (default: generator.evidence_k)")
+    p.add_argument("--stream", action="store_true", help="print the model's text as it arrives")
+    p.set_defaults(run=_ask)
+
+    p = add_parser("serve", help="run a vLLM OpenAI-compatible server until Ctrl-C")
+    p.add_argument("--embedded", action="store_true", help="the offline CPU model instead of serve.model")
+    p.set_defaults(run=_serve)
 
     p = add_parser("corpora", help="list the configured corpora and their item counts")
     p.set_defaults(run=_corpora)
@@ -128,6 +142,60 @@ def print_hits(hits: list[Hit], title: str) -> None:
         )
         console.print(f"      {escape(hit.snippet(200))}", soft_wrap=True, highlight=False)
     console.print()
+
+
+def _ask(args: argparse.Namespace) -> int:
+    with _library(args) as library:
+        with console.status("starting the answer model (first time: about a minute)…"):
+            library.generator()
+        print_answer(library.ask_stream(args.question, args.corpus, args.image, args.k), args.stream)
+    return 0
+
+
+def print_answer(events: Iterator[str | Answer], stream: bool) -> Answer:
+    """Streams the model's text when asked, then the checked answer, notes and sources."""
+    answer = None
+    for event in events:
+        if isinstance(event, str):
+            if stream:
+                console.print(event, end="", highlight=False, markup=False)
+        else:
+            answer = event
+    assert answer is not None
+    if stream:
+        console.print()
+    if not stream or answer.text != answer.draft.strip():
+        console.print(("[bold]Checked answer:[/bold] " if stream else "") + escape(answer.text), highlight=False)
+    for note in answer.notes:
+        console.print(f"[dim]{escape(note)}[/dim]")
+    if answer.citations:
+        console.print("[bold]Sources[/bold]")
+        for c in answer.citations:
+            console.print(f"  [{c.n}] {escape(_short(c.hit.source))}  [dim]{c.hit.span}[/dim]", highlight=False)
+    if answer.dropped_citations:
+        console.print(f"[dim]{answer.dropped_citations} citation(s) to missing evidence dropped[/dim]")
+    console.print(f"[dim]{answer.model} · " + " · ".join(f"{k} {v:.2f}" for k, v in answer.timings.items()) + "[/dim]")
+    return answer
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from rag.config import load_config
+    from rag.serving import start_embedded, start_vllm
+
+    config = load_config(getattr(args, "config", None))
+    with console.status("starting vLLM and waiting for /v1/models…"):
+        server = start_embedded(config) if args.embedded else start_vllm(config)
+    if server.process is None:
+        console.print(f"already running: {server.base_url} (model {server.model})")
+        return 0
+    console.print(f"serving {server.model} at [bold]{server.base_url}[/bold] (log: {server.log_path}); Ctrl-C stops it")
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
 
 
 def _corpora(args: argparse.Namespace) -> int:

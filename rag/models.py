@@ -14,11 +14,9 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+from rag.errors import ModelUnavailable
+
 log = logging.getLogger(__name__)
-
-
-class ModelUnavailable(RuntimeError):
-    """A configured model cannot be found locally and may not be downloaded."""
 
 
 def _packaged(module: str) -> Callable[[], Path]:

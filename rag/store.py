@@ -17,15 +17,12 @@ import numpy as np
 from chromadb.config import Settings
 
 from rag.config import Config, CorpusConfig
+from rag.errors import StoreError
 from rag.items import Hit, Item, Span
 
 log = logging.getLogger(__name__)
 SPEC_KEY = "mmrag_encoder"
 ITEM_KEYS = ("source", "sha", "n_items", "modality", "granularity", "title", "parent_id", "frames")
-
-
-class StoreError(RuntimeError):
-    """The store cannot be reached or does not match the configuration."""
 
 
 def connect(config: Config) -> chromadb.api.ClientAPI:

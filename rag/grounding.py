@@ -1,0 +1,122 @@
+"""Checks that an answer is grounded in its evidence, and grounds it when it is not.
+
+A small model often ignores its evidence. The check is lexical: the share of the answer's
+content words found in the evidence. A supported answer without citations gets them by
+overlap (post-hoc attribution); an unsupported one is replaced by the evidence sentences
+closest to the question, cited; with none close enough the answer says the evidence does not
+answer the question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from rag.items import Hit
+from retrievers.encoders import TextEncoder
+
+Grounding = Literal["cited", "attributed", "extracted", "unanswered", "refused"]
+NO_ANSWER = "The evidence does not answer this question."
+WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class GroundingSettings:
+    min_support: float = 0.7  # share of the answer's content words found in the evidence
+    min_similarity: float = 0.45  # question-sentence cosine for an extractive answer
+    max_sentences: int = 2
+
+
+DEFAULT_GROUNDING = GroundingSettings()
+
+
+@cache
+def _stem() -> Callable[[str], str]:
+    from nltk.stem import PorterStemmer
+
+    return PorterStemmer().stem
+
+
+@cache
+def _sentence_splitter() -> Callable[[str], list[str]]:
+    from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
+
+    return split_by_sentence_tokenizer()
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed words that carry meaning (no stop words, no one- or two-letter words)."""
+    stem = _stem()
+    return {stem(w) for w in WORD.findall(text.lower()) if len(w) > 2 and w not in ENGLISH_STOP_WORDS}
+
+
+def _numbers(text: str) -> set[str]:
+    return set(re.findall(r"\d+(?:[.,]\d+)?", text))
+
+
+def sentences(text: str, min_words: int = 3) -> list[str]:
+    """Sentences of a text (punkt, via llama-index); headings and blank lines end a sentence."""
+    blocks = re.split(r"\n\s*\n|\n(?=\s*#)", text)
+    found = [
+        " ".join(s.split()).strip(" #*=-")
+        for block in blocks
+        for s in _sentence_splitter()(" ".join(block.split()))
+    ]
+    return [s for s in found if len(content_words(s)) >= min_words]
+
+
+def support(answer: str, evidence: list[Hit], question: str = "") -> float:
+    """Share of the answer's new content words (not in the question) that the evidence holds;
+    0 for an answer that only restates the question or states a number the evidence lacks."""
+    answer = re.sub(r"\[\d+\]", " ", answer)
+    words = content_words(answer) - content_words(question)
+    if not words or not _numbers(answer) - _numbers(question) <= set().union(*(_numbers(h.text) for h in evidence)):
+        return 0.0
+    known = set().union(*(content_words(h.text) for h in evidence)) if evidence else set()
+    return len(words & known) / len(words)
+
+
+def attribute(answer: str, evidence: list[Hit]) -> str:
+    """Adds [n] after each sentence for the evidence sharing the most content words with it."""
+    out = []
+    for sentence in re.split(r"(?<=[.!?])\s+", answer.strip()):
+        words = content_words(sentence)
+        overlaps = [len(words & content_words(h.text)) for h in evidence]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        if best >= 0 and overlaps[best] > 0 and not re.search(r"\[\d+\]", sentence):
+            sentence = re.sub(r"([.!?]?)$", rf" [{best + 1}]\1", sentence, count=1)
+        out.append(sentence)
+    return " ".join(out)
+
+
+def closest_sentences(question: str, evidence: list[Hit], encoder: TextEncoder, settings: GroundingSettings) -> list[tuple[int, str]]:
+    """(evidence number, sentence) pairs most similar to the question, above the threshold."""
+    pool = [(n, s) for n, hit in enumerate(evidence, start=1) for s in sentences(hit.text)]
+    if not pool:
+        return []
+    scores = encoder.encode([s for _, s in pool]) @ encoder.encode([question])[0]
+    ranked = [i for i in np.argsort(-scores) if scores[i] >= settings.min_similarity]
+    return [pool[i] for i in ranked[: settings.max_sentences]]
+
+
+def extractive_answer(question: str, evidence: list[Hit], encoder: TextEncoder, settings: GroundingSettings) -> str:
+    picked = closest_sentences(question, evidence, encoder, settings)
+    if not picked:
+        return NO_ANSWER
+    return " ".join(f"{s.rstrip('.')} [{n}]." for n, s in picked)
+
+
+def compress(hit: Hit, question: str, encoder: TextEncoder, keep: int) -> str:
+    """The `keep` sentences of the hit most similar to the question, in their original order."""
+    parts = sentences(hit.text)
+    if len(parts) <= keep:
+        return hit.text
+    scores = encoder.encode(parts) @ encoder.encode([question])[0]
+    chosen = sorted(np.argsort(-scores)[:keep])
+    return " ".join(parts[i] for i in chosen)

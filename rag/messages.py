@@ -1,0 +1,122 @@
+"""Chat messages for the answer model: numbered evidence, images as data URLs, clips as
+time-stamped frames, within a budget of images and bytes.
+
+A text-only model gets the descriptors (caption, OCR, transcript) of images and clips
+instead of their pixels.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from rag.config import GeneratorConfig
+from rag.items import Hit, Span, clock
+from rag.prompts import load as load_prompt
+
+Message = dict[str, Any]
+KIND = {"paragraph": "text passage", "document": "document", "image": "image", "clip": "video clip", "video": "video"}
+
+
+@dataclass
+class ImageBudget:
+    """How many images, and how many bytes of them, one prompt may still carry."""
+
+    images: int
+    bytes: int
+    notes: list[str] = field(default_factory=list)
+
+    def take(self, data_url: str, label: str) -> bool:
+        if self.images <= 0 or len(data_url) > self.bytes:
+            self.notes.append(f"{label} left out: the prompt's image budget is used up")
+            return False
+        self.images -= 1
+        self.bytes -= len(data_url)
+        return True
+
+
+def build_messages(
+    question: str, evidence: list[Hit], settings: GeneratorConfig, vision: bool, texts: list[str] | None = None
+) -> tuple[list[Message], list[str]]:
+    """System + user messages for `question` over numbered `evidence` (shown as `texts` when
+    given, e.g. compressed), and notes on what was left out."""
+    budget = ImageBudget(settings.max_images if vision else 0, settings.max_image_bytes)
+    parts: list[dict[str, Any]] = []
+    for n, hit in enumerate(evidence, start=1):
+        parts.extend(_evidence_parts(n, hit, texts[n - 1] if texts else hit.text, settings, vision, budget))
+    if not evidence:
+        parts.append({"type": "text", "text": "(no evidence was found)"})
+    head, tail = load_prompt("answer_user").split("{evidence}")
+    content = [{"type": "text", "text": head}] if head.strip() else []
+    content += [*parts, {"type": "text", "text": tail.format(question=question)}]
+    messages = [{"role": "system", "content": load_prompt("answer_system")}, {"role": "user", "content": _merge_text(content)}]
+    return messages, budget.notes
+
+
+def _evidence_parts(
+    n: int, hit: Hit, text: str, settings: GeneratorConfig, vision: bool, budget: ImageBudget
+) -> list[dict[str, Any]]:
+    if len(text) > settings.max_evidence_chars:
+        text = text[: settings.max_evidence_chars] + " …"
+    block = load_prompt("evidence_block").format(
+        n=n, kind=KIND[hit.granularity], source=Path(hit.source).name, where=str(hit.span), text=text
+    )
+    parts: list[dict[str, Any]] = [{"type": "text", "text": block}]
+    if not vision or hit.modality == "text":
+        return parts
+    frames = [Path(f) for f in hit.frames]
+    if hit.modality == "video":
+        frames = _spread(frames, settings.frames_per_clip)
+    for frame in frames:
+        label = f"[{n}] frame at {clock(frame_seconds(frame, hit.span))}" if hit.modality == "video" else f"[{n}] image"
+        url = data_url(frame, settings.image_max_side)
+        if url and budget.take(url, label):
+            parts += [{"type": "text", "text": label}, {"type": "image_url", "image_url": {"url": url}}]
+    return parts
+
+
+def _spread(frames: list[Path], most: int) -> list[Path]:
+    if len(frames) <= most:
+        return frames
+    step = len(frames) / most
+    return [frames[int(i * step + step / 2)] for i in range(most)]
+
+
+def frame_seconds(frame: Path, span: Span) -> float:
+    """A sampled frame's time: the video loader names frames by their second."""
+    try:
+        return float(frame.stem)
+    except ValueError:
+        return span.start_s or 0.0
+
+
+def data_url(path: Path, max_side: int) -> str | None:
+    """The image as a base64 JPEG data URL, downscaled to max_side; None if unreadable."""
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            img.thumbnail((max_side, max_side))
+            buffer = io.BytesIO()
+            img.save(buffer, "JPEG", quality=85)
+    except OSError:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _merge_text(parts: list[dict[str, Any]]) -> list[dict[str, Any]] | str:
+    """Adjacent text parts joined; a prompt with no images becomes one plain string, which
+    every OpenAI-compatible server (and every chat template) accepts."""
+    merged: list[dict[str, Any]] = []
+    for part in parts:
+        if part["type"] == "text" and merged and merged[-1]["type"] == "text":
+            merged[-1] = {"type": "text", "text": merged[-1]["text"] + "\n" + part["text"]}
+        else:
+            merged.append(part)
+    if all(p["type"] == "text" for p in merged):
+        return "\n".join(p["text"] for p in merged)
+    return merged
