@@ -54,3 +54,23 @@ def tiny_random_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokenizer.save_pretrained(folder)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def answer_library(sample_library):
+    """The sample library answering through a real embedded vLLM CPU server (SmolLM2-135M)."""
+    from rag.config import EmbeddedConfig
+    from rag.errors import ServerError
+    from rag.library import Library
+    from rag.serving import vllm_python
+    from tests.helpers import free_port
+
+    try:
+        vllm_python(sample_library.config.serve)
+    except ServerError as exc:
+        pytest.skip(f"vLLM CPU runtime not installed (make vllm): {exc}")
+    config = sample_library.config.model_copy(update={"embedded": EmbeddedConfig(port=free_port())}, deep=True)
+    library = Library(config)
+    library.generator()
+    yield library
+    library.close()

@@ -6,7 +6,7 @@ from PIL import Image
 from rag.config import IngestConfig
 from rag.loaders import LoadContext, LoadError
 from rag.loaders import image as loader
-from tests.marks import needs
+from tests.helpers import needs
 
 
 def _load(path: Path, tmp_path: Path, **settings: int):

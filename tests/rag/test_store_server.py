@@ -1,7 +1,6 @@
 """Chroma server mode: a real `chroma run` on 127.0.0.1, ingest and search through HttpClient."""
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ import pytest
 from rag.config import Config, StoreConfig
 from rag.library import Library
 from rag.store import StoreError
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.server
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +22,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """Starts `chroma run` from this venv; waits until it answers its heartbeat."""
     import chromadb
 
-    port = _free_port()
+    port = free_port()
     chroma = Path(sys.executable).with_name("chroma")
     path = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen(
@@ -74,4 +68,4 @@ def test_ingest_and_search_through_the_chroma_server(chroma_server: int, samples
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="chroma run"):
-        Library(_server_config(tmp_path, _free_port()))
+        Library(_server_config(tmp_path, free_port()))

@@ -17,7 +17,7 @@ from rag.loaders import LoadContext, LoadError, file_sha
 from rag.loaders import video as loader
 from rag.models import ModelUnavailable
 from rag.samples.videos import SampleVideo, make_videos, sample_videos
-from tests.marks import needs
+from tests.helpers import needs
 
 needs_speech = needs("espeak-ng", "espeak-ng")
 SCRIPTS = {video.file: video for video in sample_videos()}

@@ -9,7 +9,7 @@ import pytest
 from rag.config import Config, CorpusConfig, EncoderConfig
 from rag.library import Library
 from retrievers.encoders import _normalize, visual_encoder
-from tests.marks import needs
+from tests.helpers import needs
 
 CLIP_QUERIES = [
     ("lava flowing into the ocean and steam", "volcano_eruption.mp4", 15.0, 27.0),

@@ -1,0 +1,49 @@
+"""Grounded answers through a real vLLM CPU server running the embedded SmolLM2-135M."""
+
+from pathlib import Path
+
+import pytest
+
+from rag.grounding import NO_ANSWER
+from rag.library import Library
+
+pytestmark = pytest.mark.server
+
+
+def test_answer_cites_existing_evidence_mapped_to_its_file_and_span(answer_library: Library) -> None:
+    answer = answer_library.ask("How much salt should go in the pasta water?", corpus="text-paragraph")
+    assert answer.citations, answer
+    for citation in answer.citations:
+        assert answer.evidence[citation.n - 1] is citation.hit
+        assert f"[{citation.n}]" in answer.text
+    cited = answer.citations[0].hit
+    assert Path(cited.source).name == "pasta_guide.html" and cited.span.char_start is not None
+    assert "salt" in answer.text.lower() and answer.supported
+
+
+def test_clip_citation_carries_seconds_and_pixels_note(answer_library: Library) -> None:
+    answer = answer_library.ask("What happens when lava reaches the sea?", corpus="video-clip")
+    assert answer.citations
+    hit = answer.citations[0].hit
+    assert Path(hit.source).name == "volcano_eruption.mp4" and hit.span.start_s is not None and hit.span.end_s > hit.span.start_s
+    assert any("could not look at their pixels" in note for note in answer.notes)
+
+
+def test_unanswerable_question_says_so_instead_of_inventing(answer_library: Library) -> None:
+    answer = answer_library.ask("What is the capital of Peru?", corpus="text-paragraph")
+    assert answer.text == NO_ANSWER and not answer.citations and not answer.supported
+
+
+def test_streaming_yields_the_draft_in_order_then_the_answer(answer_library: Library) -> None:
+    events = list(answer_library.ask_stream("Who was the first woman to command a Space Shuttle?", corpus="text-paragraph"))
+    *pieces, answer = events
+    assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces) == answer.draft
+    assert 0 < answer.timings["first_token_s"] <= answer.timings["generate_s"] <= answer.timings["total_s"]
+    assert answer.model == "smollm2-135m-instruct"
+
+
+def test_answer_across_corpora_without_a_corpus(answer_library: Library) -> None:
+    answer = answer_library.ask("Which mission did Eileen Collins command in 1999?")
+    assert {h.corpus for h in answer.evidence} >= {"text-paragraph", "text-document"}
+    assert any(Path(c.hit.source).name == "space_exploration.md" for c in answer.citations)
