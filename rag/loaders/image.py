@@ -15,7 +15,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from rag.items import Granularity, Item
 from rag.loaders import LoadContext, LoadError
-from rag.ocr import ocr_text
+from rag.ocr import ocr_available, ocr_text
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 SIDECAR_SUFFIXES = (".caption.txt", ".alt.txt")
@@ -35,6 +35,8 @@ def load(path: Path, granularities: set[Granularity], ctx: LoadContext) -> dict[
     title = re.sub(r"[_\-]+", " ", path.stem).strip()
     caption = " ".join(p.read_text(encoding="utf-8", errors="replace").strip() for p in sidecars(path))
     words = ocr_text(image) if ctx.settings.ocr else ""
+    if ctx.settings.ocr and not ocr_available():
+        ctx.notes.append("OCR skipped: tesseract is not installed (apt-get install tesseract-ocr)")
     parts = [title, f"Caption: {caption}" if caption else "", f"Text in image: {words}" if words else "", exif]
     item = Item(
         id=ctx.item_id(path, "image", 0),
