@@ -8,7 +8,7 @@ VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 SYSTEM_TOOLS := tesseract:tesseract-ocr,tesseract-ocr-eng ffmpeg:ffmpeg espeak-ng:espeak-ng
 # pip's machine-wide config here names index folders that do not exist; hide that noise.
-QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: demo test venv vllm sysdeps lint clean
 

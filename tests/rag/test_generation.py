@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.cli import main
 from rag.grounding import NO_ANSWER
 from rag.library import Library
 
@@ -47,3 +48,21 @@ def test_answer_across_corpora_without_a_corpus(answer_library: Library) -> None
     answer = answer_library.ask("Which mission did Eileen Collins command in 1999?")
     assert {h.corpus for h in answer.evidence} >= {"text-paragraph", "text-document"}
     assert any(Path(c.hit.source).name == "space_exploration.md" for c in answer.citations)
+
+
+def _config_file(library: Library, tmp_path: Path) -> Path:
+    path = tmp_path / "mmrag.toml"
+    path.write_text(f'data_dir = "{library.config.data_dir}"\n[embedded]\nport = {library.config.embedded.port}\n')
+    return path
+
+
+def test_cli_ask_streams_then_lists_sources(answer_library: Library, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config_file(answer_library, tmp_path)
+    assert main(["ask", "How do I patch an inner tube?", "--corpus", "text-paragraph", "--stream", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "Sources" in out and "bicycle_maintenance.pdf" in out and "p.2" in out
+
+
+def test_cli_serve_embedded_reuses_a_running_server(answer_library: Library, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--embedded", "--config", str(_config_file(answer_library, tmp_path))]) == 0
+    assert "already running" in capsys.readouterr().out
