@@ -34,6 +34,6 @@ def run_demo(workdir: Path, console: Console) -> int:
             library.generator()
         for example in examples["questions"]:
             console.print(f"[bold]Q ({example['corpus']}):[/bold] {example['question']}")
-            print_answer(library.ask_stream(example["question"], corpus=example["corpus"]), stream=True)
+            print_answer(library.ask_stream(example["question"], corpus=example["corpus"]), stream=False)
             console.print()
     return 1 if report.all_failed else 0

@@ -130,7 +130,7 @@ def write_video(path: Path, video: SampleVideo, audio: np.ndarray | None) -> Non
         stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1  # deterministic output
         if codec == "libx264":
-            stream.codec_context.options = {"preset": "veryfast", "crf": "23"}
+            stream.codec_context.options = {"preset": "veryfast", "crf": "23", "x264-params": "log-level=warning"}
         sound = None
         if audio is not None:
             sound = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
