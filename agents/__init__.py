@@ -1,0 +1,25 @@
+"""The agent: route -> retrieve -> rerank -> generate -> reflect over the library's corpora.
+
+    from agents import Agent
+
+Exports load lazily, so `import agents.routing` (the trained router) stays light.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agents.agent import Agent
+    from agents.config import AgentConfig
+    from agents.state import AgentAnswer
+
+__all__ = ["Agent", "AgentAnswer", "AgentConfig"]
+_WHERE = {"Agent": "agents.agent", "AgentAnswer": "agents.state", "AgentConfig": "agents.config"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")

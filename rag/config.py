@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -137,6 +137,33 @@ class EmbeddedConfig(_Strict):
     startup_timeout_s: float = Field(300.0, gt=0)
 
 
+RouterMode = Literal["trained", "llm", "hybrid"]
+ReflectionMode = Literal["cheap", "llm"]
+
+
+class AgentConfig(_Strict):
+    """The agent: router mode, re-ranking, reflection (the `[agent]` table)."""
+
+
+    router: RouterMode = "hybrid"
+    confidence: float = Field(0.5, ge=0.0, le=1.0)
+    multi_route_margin: float = Field(0.15, ge=0.0, le=1.0)
+    rerank_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    k: int | None = Field(None, ge=1)  # None: the generator's evidence_k
+    candidates: int = Field(10, ge=1)  # hits fetched per corpus before re-ranking
+    cross_encoder: str | None = (
+        None  # sentence-transformers CrossEncoder (name or folder) for text hits
+    )
+    reflection_rounds: int = Field(2, ge=0)
+    reflection: ReflectionMode = "cheap"
+    min_coverage: float = Field(
+        0.5, ge=0.0, le=1.0
+    )  # share of the question's words the cited evidence holds
+    widen_factor: int = Field(2, ge=2)
+    router_max_tokens: int = Field(8, ge=1)
+    direct_max_tokens: int = Field(96, ge=1)  # the `no` route: the model answers alone
+
+
 def default_corpora() -> list[CorpusConfig]:
     """UniversalRAG's layout: text at two granularities, images, video at two granularities."""
     specs = [
@@ -159,6 +186,7 @@ class Config(_Strict):
     generator: GeneratorConfig = GeneratorConfig()
     serve: ServeConfig = ServeConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
+    agent: AgentConfig = AgentConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:

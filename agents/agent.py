@@ -1,0 +1,179 @@
+"""The agent's Python API.
+
+from agents import Agent
+with Agent.from_config() as agent:            # ./mmrag.toml ([agent] table), or defaults
+    answer = agent.ask("What happens when lava reaches the sea?")
+    answer.route.labels, answer.route.decided_by, answer.route.probabilities
+    answer.kept, answer.dropped               # the re-ranker's decisions, with relevance
+    answer.verdicts                           # reflection, one per round
+    for event in agent.stream("..."):         # route, hits, rerank, token..., reflection, final
+        ...
+answer = await agent.aask("...")              # async twins: aask, astream
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from agents.config import AgentConfig
+from agents.graph import build_graph, labels_of
+from agents.reflect import Reflector
+from agents.rerank import Reranker
+from agents.route import LLMRouter, ProbabilisticRouter, Router, label_corpora, load_trained
+from agents.state import AgentAnswer, AgentState, Event, FinalEvent, Label
+from rag.config import load_config
+from rag.library import Library
+
+_UNSET: Any = object()
+
+
+class Agent:
+    def __init__(
+        self,
+        library: Library,
+        config: AgentConfig | None = None,
+        trained_router: ProbabilisticRouter | None = _UNSET,
+    ):
+        """`trained_router`: left out, the shipped one is loaded when the router mode needs
+        it; None: no trained router (the LLM routes)."""
+        self.library = library
+        self.config = config or library.config.agent
+        self._trained = trained_router
+        self._router: Router | None = None
+        self._lock = threading.Lock()
+        self.reranker = Reranker(library, self.config)
+        self.reflector = Reflector(self.config, library.generator)
+        self.graph = build_graph(self)
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None) -> Agent:
+        """The library and the agent from one TOML file (its `[agent]` table), or the defaults."""
+        config = load_config(path)
+        return cls(Library(config), config.agent)
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the embedded model server if the library started it."""
+        self.library.close()
+
+    def router(self) -> Router:
+        with self._lock:
+            if self._router is None:
+                trained = self._trained
+                if trained is _UNSET:
+                    trained = (
+                        load_trained() if self.config.router in ("trained", "hybrid") else None
+                    )
+                llm = LLMRouter(
+                    self.library.generator, self.library.config, self.config.router_max_tokens
+                )
+                self._router = Router(self.config, trained, llm)
+            return self._router
+
+    def mapping(self) -> dict[Label, tuple[str, ...]]:
+        """Router labels -> the configured corpora (holding items) they search."""
+        return label_corpora(self.library.config, self.library.counts())
+
+    @property
+    def k(self) -> int:
+        """Evidence kept per round: [agent] k, else the answer model's evidence_k."""
+        if self.config.k:
+            return self.config.k
+        settings = self.library.config.generator
+        if settings.base_url:
+            return settings.evidence_k
+        return min(settings.evidence_k, self.library.config.embedded.evidence_k)
+
+    def stream(
+        self,
+        question: str,
+        image: str | Path | None = None,
+        *,
+        route: Label | Sequence[Label] | None = None,
+    ) -> Iterator[Event]:
+        """Typed events as the graph runs: route, hits, rerank, token..., reflection (again
+        for each further round), final. `route` forces the first route (a label, or labels in
+        the order to try them)."""
+        if not question.strip():
+            raise ValueError("the agent needs a question")
+        state: AgentState = {
+            "question": question,
+            "image": str(image) if image else None,
+            "started": time.perf_counter(),
+            "forced": labels_of(route),  # type: ignore[arg-type]
+            "round": 0,
+            "k": self.k,
+            "candidates": max(self.config.candidates, self.k),
+            "tried": [],
+            "rounds": [],
+            "verdicts": [],
+            "steps": [],
+        }
+        limit = 6 * (self.config.reflection_rounds + 2) + 5
+        yield from self.graph.stream(state, stream_mode="custom", config={"recursion_limit": limit})
+
+    def ask(
+        self,
+        question: str,
+        image: str | Path | None = None,
+        *,
+        route: Label | Sequence[Label] | None = None,
+    ) -> AgentAnswer:
+        """The final answer with its route, kept/dropped evidence, verdicts and timings."""
+        for event in self.stream(question, image, route=route):
+            if isinstance(event, FinalEvent):
+                return event.answer
+        raise RuntimeError("the agent's graph ended without an answer")
+
+    async def aask(
+        self,
+        question: str,
+        image: str | Path | None = None,
+        *,
+        route: Label | Sequence[Label] | None = None,
+    ) -> AgentAnswer:
+        return await asyncio.to_thread(self.ask, question, image, route=route)
+
+    async def astream(
+        self,
+        question: str,
+        image: str | Path | None = None,
+        *,
+        route: Label | Sequence[Label] | None = None,
+    ) -> AsyncIterator[Event]:
+        """`stream` run in a worker thread, its events handed over as they come."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        done = object()
+
+        def run() -> None:
+            try:
+                for event in self.stream(question, image, route=route):
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+            except Exception as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, done)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            while (item := await queue.get()) is not done:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            await worker
+
+    def drawing(self) -> str:
+        """The graph as Mermaid, with its conditional edges."""
+        return self.graph.get_graph().draw_mermaid()

@@ -1,0 +1,304 @@
+"""The agent as a LangGraph StateGraph over one typed state (agents.state.AgentState):
+
+    START -> route -(no corpora: the `no` route)-> generate
+                   -(otherwise)-----------------> retrieve -> rerank -> generate
+    generate -> reflect -(reroute)-> route     (next-best corpus along the decision's ranking)
+                        -(widen)---> retrieve  (same corpora, k and candidates multiplied)
+                        -(end)-----> finish -> END
+
+Each node is a small function of the state that returns the keys it changes and writes its
+event (agents.state.*Event) to LangGraph's custom stream, which Agent.stream yields.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+
+from agents.config import prompt
+from agents.reflect import caveat
+from agents.route import forced_decision
+from agents.state import (
+    AgentAnswer,
+    AgentState,
+    FinalEvent,
+    HitsEvent,
+    Label,
+    ReflectionEvent,
+    RerankEvent,
+    Round,
+    RouteEvent,
+    Step,
+    TokenEvent,
+)
+from rag.answer import Answer, answer_stream
+from rag.grounding import NO_ANSWER
+from rag.items import Query
+
+if TYPE_CHECKING:
+    from agents.agent import Agent
+
+
+@contextmanager
+def _timed(name: str, round_: int, steps: list[Step]) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    steps.append(Step(name, round_, time.perf_counter() - start))
+
+
+def build_graph(agent: Agent) -> Any:
+    """The compiled graph; its nodes close over the agent (library, router, re-ranker)."""
+
+    def route(state: AgentState) -> dict[str, Any]:
+        steps: list[Step] = []
+        round_ = state.get("round", 0)
+        with _timed("route", round_, steps):
+            mapping = agent.mapping()
+            if "decision" not in state:
+                forced = state.get("forced", ())
+                if forced:
+                    decision = forced_decision(forced, mapping, agent.config.router)
+                else:
+                    decision = agent.router().decide(state["question"], mapping)
+                labels, corpora = decision.labels, decision.corpora
+            else:
+                decision = state["decision"]
+                label = agent.router().next_label(
+                    state["question"], decision, state.get("tried", []), mapping
+                )
+                assert label is not None, "reflect only re-routes when an untried label exists"
+                labels, corpora = (label,), mapping[label]
+        get_stream_writer()(RouteEvent(decision, round_, labels, corpora))
+        return {
+            "decision": decision,
+            "labels": labels,
+            "corpora": corpora,
+            "round": round_,
+            "steps": steps,
+        }
+
+    def after_route(state: AgentState) -> str:
+        return "retrieve" if state["corpora"] else "generate"
+
+    def retrieve(state: AgentState) -> dict[str, Any]:
+        steps: list[Step] = []
+        round_, k, n = state["round"], state["k"], state["candidates"]
+        with _timed("retrieve", round_, steps):
+            image = state.get("image")
+            query = Query(state["question"], Path(image) if image else None)
+            hits = [
+                h
+                for corpus in state["corpora"]
+                for h in agent.library.search(query, corpus=corpus, k=n)
+            ]
+        get_stream_writer()(HitsEvent(hits, state["corpora"], round_, k))
+        tried = [label for label in state["labels"] if label not in state.get("tried", [])]
+        return {"hits": hits, "tried": tried, "steps": steps}
+
+    def rerank(state: AgentState) -> dict[str, Any]:
+        steps: list[Step] = []
+        with _timed("rerank", state["round"], steps):
+            reranked = agent.reranker.rerank(state["question"], state["hits"], state["k"])
+        get_stream_writer()(RerankEvent(reranked.kept, reranked.dropped, state["round"]))
+        return {"reranked": reranked, "steps": steps}
+
+    def generate(state: AgentState) -> dict[str, Any]:
+        steps: list[Step] = []
+        round_ = state["round"]
+        write = get_stream_writer()
+        with _timed("generate", round_, steps):
+            if not state["corpora"]:
+                answer = direct_answer(
+                    agent, state["question"], lambda piece: write(TokenEvent(piece, round_))
+                )
+            elif not (reranked := state.get("reranked")) or not reranked.kept:
+                note = "No retrieved evidence cleared the re-ranker's threshold; the model was not asked."
+                answer = Answer(
+                    state["question"], NO_ANSWER, [], [], {}, notes=[note], grounding="refused"
+                )
+            else:
+                answer = None
+                stream = answer_stream(
+                    agent.library.generator(),
+                    state["question"],
+                    reranked.hits,
+                    {},
+                    agent.library.text_encoder(),
+                )
+                for piece in stream:
+                    if isinstance(piece, str):
+                        write(TokenEvent(piece, round_))
+                    else:
+                        answer = piece
+                assert answer is not None
+        return {"answer": answer, "steps": steps}
+
+    def reflect(state: AgentState) -> dict[str, Any]:
+        steps: list[Step] = []
+        round_, decision = state["round"], state["decision"]
+        reranked, hits = state.get("reranked"), state.get("hits", [])
+        with _timed("reflect", round_, steps):
+            mapping = agent.mapping()
+            tried = state.get("tried", [])
+            untried = [
+                lb for lb in decision.ranking if lb != "no" and lb not in tried and lb in mapping
+            ]
+            can_widen = bool(state["corpora"]) and (
+                len(hits) >= state["candidates"] * len(state["corpora"])
+                or (
+                    reranked is not None
+                    and any(d.reason.startswith("beyond k") for d in reranked.dropped)
+                )
+            )
+            verdict = agent.reflector.verdict(
+                round_,
+                state["question"],
+                state["labels"],
+                state["corpora"],
+                state["answer"],
+                untried,
+                can_widen,
+            )
+        get_stream_writer()(ReflectionEvent(verdict))
+        record = Round(
+            round_,
+            state["labels"],
+            state["corpora"],
+            state["k"],
+            reranked if state["corpora"] else None,
+            state["answer"],
+            verdict,
+        )
+        update: dict[str, Any] = {
+            "verdicts": [verdict],
+            "rounds": [record],
+            "action": verdict.action,
+            "steps": steps,
+        }
+        if verdict.action != "end":
+            update["round"] = round_ + 1
+        if verdict.action == "widen":
+            update["k"] = state["k"] * agent.config.widen_factor
+            update["candidates"] = state["candidates"] * agent.config.widen_factor
+        if verdict.action == "reroute":
+            update["reranked"] = None
+        return update
+
+    def after_reflect(state: AgentState) -> str:
+        return {"reroute": "route", "widen": "retrieve", "end": "finish"}[state["action"]]
+
+    def finish(state: AgentState) -> dict[str, Any]:
+        final = compose(state)
+        get_stream_writer()(FinalEvent(final))
+        return {"final": final}
+
+    graph = StateGraph(AgentState)
+    for name, node in [("route", route), ("retrieve", retrieve), ("rerank", rerank),
+                       ("generate", generate), ("reflect", reflect), ("finish", finish)]:  # fmt: skip
+        graph.add_node(name, node)
+    graph.add_edge(START, "route")
+    graph.add_conditional_edges(
+        "route", after_route, {"retrieve": "retrieve", "generate": "generate"}
+    )
+    graph.add_edge("retrieve", "rerank")
+    graph.add_edge("rerank", "generate")
+    graph.add_edge("generate", "reflect")
+    graph.add_conditional_edges(
+        "reflect", after_reflect, {"route": "route", "retrieve": "retrieve", "finish": "finish"}
+    )
+    graph.add_edge("finish", END)
+    return graph.compile()
+
+
+def direct_answer(agent: Agent, question: str, on_piece: Callable[[str], None]) -> Answer:
+    """The `no` route: the model answers alone, with no evidence (nothing to ground)."""
+    generator = agent.library.generator()
+    messages = [
+        {"role": "system", "content": prompt("direct_answer")},
+        {"role": "user", "content": question},
+    ]
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    pieces = []
+    for piece in generator.stream(messages, max_tokens=agent.config.direct_max_tokens):
+        if not pieces:
+            timings["first_token_s"] = time.perf_counter() - start
+        pieces.append(piece)
+        on_piece(piece)
+    timings["generate_s"] = time.perf_counter() - start
+    draft = "".join(pieces)
+    note = "Answered by the model alone (route `no`): nothing was retrieved, so no evidence backs this answer."
+    return Answer(
+        question,
+        draft.strip(),
+        [],
+        [],
+        timings,
+        notes=[note],
+        model=generator.model,
+        draft=draft,
+        grounding="model",
+    )  # type: ignore[arg-type]
+
+
+def best_round(rounds: list[Round]) -> Round:
+    """The round whose answer to keep: the one reflection accepted, else the best supported
+    one (highest coverage), else the last."""
+    for r in rounds:
+        if r.verdict is not None and r.verdict.ok:
+            return r
+    supported = [r for r in rounds if r.answer.supported and r.verdict is not None]
+    if supported:
+        return max(supported, key=lambda r: r.verdict.coverage if r.verdict else 0.0)
+    return rounds[-1]
+
+
+def compose(state: AgentState) -> AgentAnswer:
+    rounds = state["rounds"]
+    chosen = best_round(rounds)
+    answer = chosen.answer
+    searched = list(dict.fromkeys(c for r in rounds for c in r.corpora))
+    text, notes = caveat(answer, chosen.verdict, searched)
+    steps = state.get("steps", [])
+    timings: dict[str, float] = {}
+    for step in steps:
+        timings[f"{step.step}_s"] = timings.get(f"{step.step}_s", 0.0) + step.seconds
+    if "first_token_s" in answer.timings:
+        timings["first_token_s"] = answer.timings["first_token_s"]
+    timings["total_s"] = (
+        time.perf_counter() - state["started"]
+        if "started" in state
+        else sum(s.seconds for s in steps)
+    )
+    reranked = chosen.reranked
+    return AgentAnswer(
+        question=answer.question,
+        text=text,
+        citations=answer.citations,
+        evidence=answer.evidence,
+        timings=timings,
+        dropped_citations=answer.dropped_citations,
+        notes=[*answer.notes, *notes],
+        model=answer.model,
+        draft=answer.draft,
+        grounding=answer.grounding,
+        route=state["decision"],
+        kept=reranked.kept if reranked else [],
+        dropped=reranked.dropped if reranked else [],
+        verdicts=state.get("verdicts", []),
+        steps=steps,
+        rounds=rounds,
+        searched=searched,
+    )
+
+
+def labels_of(forced: Label | list[Label] | tuple[Label, ...] | None) -> tuple[Label, ...]:
+    if forced is None:
+        return ()
+    return (forced,) if isinstance(forced, str) else tuple(forced)

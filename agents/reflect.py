@@ -1,0 +1,153 @@
+"""Self-reflection: is the answer supported by its cited evidence, and was that evidence
+sufficient? If not, and rounds remain: re-route to the next-best corpus, else widen k.
+
+cheap (the default, right for a small model): supported = the answer is grounded (`cited`,
+`attributed` or `extracted`, see rag.grounding) with citations; sufficient = the cited
+evidence holds at least `min_coverage` of the question's content words (an answer about ash
+clouds cited from a passage that never mentions what the question asks about is grounded but
+does not answer it).
+
+llm: the answer model also judges (supported | unsupported | insufficient) through vLLM
+structured outputs (`choice`), on top of the grounding check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from agents.config import AgentConfig, prompt
+from agents.state import Action, Label, Verdict
+from rag.answer import Answer
+from rag.generator import Generator
+from rag.grounding import NO_ANSWER, content_words
+from rag.items import Hit
+
+Judgement = Literal["supported", "unsupported", "insufficient"]
+JUDGEMENTS: tuple[Judgement, ...] = ("supported", "unsupported", "insufficient")
+# Words of the question's form, not its content: they need not appear in the evidence.
+QUESTION_FORM = content_words("does did happen happens many much kind type way thing things called")
+
+
+def coverage(question: str, evidence: Sequence[Hit]) -> float:
+    """Share of the question's content words that the evidence holds (1.0 for a question
+    with none)."""
+    words = content_words(question) - QUESTION_FORM
+    if not words:
+        return 1.0
+    known = (
+        set().union(*(content_words(f"{h.title} {h.text}") for h in evidence))
+        if evidence
+        else set()
+    )
+    return len(words & known) / len(words)
+
+
+def next_action(
+    ok: bool, round_: int, max_rounds: int, can_reroute: bool, can_widen: bool
+) -> tuple[Action, str]:
+    """What to do after a round's verdict."""
+    if ok:
+        return "end", "answer supported by sufficient evidence"
+    if round_ >= max_rounds:
+        return "end", f"no rounds left ({max_rounds} extra rounds allowed)"
+    if can_reroute:
+        return "reroute", "re-routing to the next-best corpus"
+    if can_widen:
+        return "widen", "no other corpus to try: widening k"
+    return "end", "no other corpus to try and nothing more to retrieve"
+
+
+class Reflector:
+    def __init__(self, config: AgentConfig, generator: Callable[[], Generator]):
+        self.config = config
+        self.generator = generator
+
+    def verdict(
+        self,
+        round_: int,
+        question: str,
+        labels: Sequence[Label],
+        corpora: Sequence[str],
+        answer: Answer,
+        untried: Sequence[Label],
+        can_widen: bool,
+    ) -> Verdict:
+        """The verdict on one round's answer and the next action. `untried`: retrieval labels
+        not searched yet; `can_widen`: a larger k would bring evidence the round did not use."""
+        mode = self.config.reflection
+        if not corpora:
+            return Verdict(
+                round_, False, True, 1.0, answer.grounding, "end",
+                "route `no`: the model answered alone, with no evidence to check against", mode, (),
+            )  # fmt: skip
+        cited = [c.hit for c in answer.citations]
+        cover = coverage(question, cited)
+        supported = answer.supported
+        sufficient = supported and cover >= self.config.min_coverage
+        why = []
+        if not supported:
+            why.append(f"not supported (grounding: {answer.grounding}, {len(cited)} citations)")
+        elif not sufficient:
+            why.append(
+                f"cited evidence covers {cover:.0%} of the question (< {self.config.min_coverage:.0%})"
+            )
+        if mode == "llm" and supported:
+            judgement = self.judge(question, answer)
+            if judgement == "unsupported":
+                supported = False
+            sufficient = judgement == "supported"
+            if judgement != "supported":
+                why.append(f"the model judged the answer {judgement}")
+        ok = supported and sufficient
+        action, reason = next_action(
+            ok, round_, self.config.reflection_rounds, bool(untried), can_widen
+        )
+        reason = "; ".join([*why, reason])
+        return Verdict(
+            round_,
+            supported,
+            sufficient,
+            cover,
+            answer.grounding,
+            action,
+            reason,
+            mode,
+            tuple(corpora),
+        )
+
+    def judge(self, question: str, answer: Answer) -> Judgement:
+        """The answer model's verdict on the answer and its cited evidence (structured output)."""
+        generator = self.generator()
+        hits = [c.hit for c in answer.citations] or answer.evidence
+        limit = generator.settings.max_evidence_chars
+        evidence = "\n".join(
+            f'<evidence id="{n}" source="{Path(h.source).name}">\n{h.text[:limit]}\n</evidence>'
+            for n, h in enumerate(hits, start=1)
+        )
+        text = prompt("reflect").format(evidence=evidence, question=question, answer=answer.text)
+        extra = {
+            **generator.settings.extra_body,
+            "structured_outputs": {"choice": list(JUDGEMENTS)},
+        }
+        reply = generator.complete(
+            [{"role": "user", "content": text}], max_tokens=4, temperature=0.0, extra_body=extra
+        )
+        word = reply.strip().lower()
+        return word if word in JUDGEMENTS else "insufficient"  # type: ignore[return-value]
+
+
+def caveat(
+    answer: Answer, verdict: Verdict | None, searched: Sequence[str]
+) -> tuple[str, list[str]]:
+    """The final text and notes, saying plainly when support is missing."""
+    where = ", ".join(searched) or "no corpus"
+    if verdict is None or verdict.ok:
+        return answer.text, []
+    if not searched:
+        return answer.text, []  # the `no` route's answer carries its own note
+    if answer.text == NO_ANSWER or not answer.supported:
+        return answer.text, [f"No supporting evidence was found in: {where}."]
+    text = f"{answer.text}\n\nSupport is incomplete: the cited evidence (searched: {where}) may not fully answer this question."
+    return text, [f"The cited evidence covers {verdict.coverage:.0%} of the question's terms."]

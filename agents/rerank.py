@@ -1,0 +1,221 @@
+"""Stage two after retrieval: a relevance score (0-1) per hit, then adaptive up-to-k.
+
+Signals, averaged into the relevance:
+- `calibrated`: the retriever's score calibrated per corpus. Scores of different encoders
+  (MiniLM cosine, CLIP-fused cosine) are not comparable, so
+  each corpus's score is measured against its own null distribution: the best scores that
+  unrelated background questions get in that corpus (median and robust spread, computed once
+  per corpus size). A hit scoring `SHIFT` robust spreads above an unrelated question's best
+  match is at 0.5. A text corpus with `bm25 = true` scores by reciprocal-rank fusion, which
+  has no similarity scale: its hits go without this signal.
+- `sentence`: for hits the answer model reads as text (text hits; images and clips too when
+  the model has no vision and reads their descriptors), the MiniLM cosine of the question
+  and the hit's best sentence, through a logistic centred on the grounding threshold.
+- `cross_encoder`: with `[agent] cross_encoder` set, a sentence-transformers CrossEncoder's
+  relevance for text hits (no cross-encoder ships offline here; unset, it is skipped).
+
+Adaptive up-to-k: keep at most k hits whose relevance reaches the threshold, best first
+(models over-weight early evidence); the rest are dropped with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from agents.config import AgentConfig
+from agents.state import Reranked, Scored
+from rag.grounding import DEFAULT_GROUNDING, content_words, sentences
+from rag.items import Hit
+from rag.library import Library
+from rag.models import resolve_model
+
+# Questions unrelated to any particular collection: their best matches in a corpus show what
+# "no relevant item" scores look like there.
+BACKGROUND_QUESTIONS: tuple[str, ...] = (
+    "What is the tallest mountain in Africa?",
+    "How do I reset a forgotten email password?",
+    "Who wrote the novel Pride and Prejudice?",
+    "What is the boiling point of nitrogen?",
+    "How many players are on a football team?",
+    "When did the Roman Empire fall?",
+    "What is the exchange rate of the euro?",
+    "How do vaccines train the immune system?",
+    "Which planet has the most moons?",
+    "What does a tax accountant do?",
+    "How do I tie a bowline knot?",
+    "What language is spoken in Brazil?",
+    "Why is the sky blue?",
+    "How long should I boil an egg?",
+    "What is a prime number?",
+    "Who painted the Mona Lisa?",
+)
+SHIFT = 2.0  # robust spreads above the null median that count as 50 % relevant
+MIN_SPREAD = 0.05  # floor for the null's spread (small corpora have almost none)
+SENTENCE_CENTER = DEFAULT_GROUNDING.min_similarity  # cosine the extractive answer needs
+SENTENCE_SCALE = 0.1
+MAX_SENTENCES = 12  # per hit: a whole document is pre-filtered lexically before embedding
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class Calibrator:
+    """Maps a corpus's raw retriever scores to 0-1 against that corpus's null distribution."""
+
+    def __init__(self, library: Library, questions: Sequence[str] = BACKGROUND_QUESTIONS):
+        self.library = library
+        self.questions = tuple(questions)
+        self._null: dict[str, tuple[int, float, float]] = {}
+        self._lock = threading.Lock()
+
+    def null(self, corpus: str) -> tuple[float, float]:
+        """(median, robust spread) of the background questions' best scores in `corpus`."""
+        count = self.library.counts().get(corpus, 0)
+        with self._lock:
+            cached = self._null.get(corpus)
+            if cached is None or cached[0] != count:
+                best = [
+                    hits[0].score
+                    for q in self.questions
+                    if (hits := self.library.search(q, corpus=corpus, k=1))
+                ]
+                scores = np.asarray(best or [0.0])
+                median = float(np.median(scores))
+                spread = max(1.4826 * float(np.median(np.abs(scores - median))), MIN_SPREAD)
+                self._null[corpus] = cached = (count, median, spread)
+        return cached[1], cached[2]
+
+    def __call__(self, corpus: str, scores: Sequence[float]) -> list[float]:
+        median, spread = self.null(corpus)
+        return [sigmoid((score - median) / spread - SHIFT) for score in scores]
+
+
+@cache
+def cross_encoder(name: str) -> Any:
+    """A sentence-transformers CrossEncoder from a local folder, package or the HF cache."""
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(str(resolve_model(name)), device="cpu")
+
+
+class Reranker:
+    def __init__(self, library: Library, config: AgentConfig, calibrator: Calibrator | None = None):
+        self.library = library
+        self.config = config
+        self.calibrator = calibrator or Calibrator(library)
+        settings = library.config.generator
+        # The embedded model (no base_url) is text-only: it reads images and clips as descriptors.
+        self.vision = bool(settings.base_url) and settings.vision
+
+    def rank_fused(self, corpus: str) -> bool:
+        """Whether the corpus's scores are BM25 reciprocal-rank fusion (ranks, not similarities)."""
+        config = self.library.config
+        return any(
+            c.name == corpus and c.modality == "text" and c.encoder.bm25 for c in config.corpora
+        )
+
+    def reads_text(self, hit: Hit) -> bool:
+        return hit.modality == "text" or not self.vision
+
+    def score(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
+        """Every hit with its relevance and signals, in the given order."""
+        signals: list[dict[str, float]] = [{"retriever": hit.score} for hit in hits]
+        for corpus in dict.fromkeys(hit.corpus for hit in hits):
+            if self.rank_fused(corpus):
+                continue  # reciprocal-rank scores have no scale to calibrate
+            ours = [i for i, hit in enumerate(hits) if hit.corpus == corpus]
+            for i, value in zip(
+                ours, self.calibrator(corpus, [hits[i].score for i in ours]), strict=True
+            ):
+                signals[i]["calibrated"] = value
+        textual = [i for i, hit in enumerate(hits) if self.reads_text(hit) and hit.text.strip()]
+        for i, value in zip(
+            textual, self._sentence_scores(question, [hits[i] for i in textual]), strict=True
+        ):
+            signals[i]["sentence"] = value
+        if self.config.cross_encoder:
+            text_hits = [i for i, hit in enumerate(hits) if hit.modality == "text"]
+            for i, value in zip(
+                text_hits, self._cross_scores(question, [hits[i] for i in text_hits]), strict=True
+            ):
+                signals[i]["cross_encoder"] = value
+        return [Scored(hit, relevance(s), s) for hit, s in zip(hits, signals, strict=True)]
+
+    def rerank(
+        self, question: str, hits: Sequence[Hit], k: int, threshold: float | None = None
+    ) -> Reranked:
+        threshold = self.config.rerank_threshold if threshold is None else threshold
+        return select(self.score(question, hits), k, threshold)
+
+    def _sentence_scores(self, question: str, hits: Sequence[Hit]) -> list[float]:
+        """Logistic of the cosine between the question and each hit's best sentence."""
+        if not hits:
+            return []
+        encoder = self.library.text_encoder()
+        pools = [candidate_sentences(question, hit.text) for hit in hits]
+        flat = [s for pool in pools for s in pool]
+        cosines = encoder.encode(flat) @ encoder.encode([question])[0]
+        out, start = [], 0
+        for pool in pools:
+            best = float(cosines[start : start + len(pool)].max())
+            out.append(sigmoid((best - SENTENCE_CENTER) / SENTENCE_SCALE))
+            start += len(pool)
+        return out
+
+    def _cross_scores(self, question: str, hits: Sequence[Hit]) -> list[float]:
+        if not hits:
+            return []
+        import torch
+
+        model = cross_encoder(self.config.cross_encoder or "")
+        scores = np.asarray(
+            model.predict([(question, h.text) for h in hits], activation_fn=torch.nn.Sigmoid())
+        )
+        if scores.ndim != 1:
+            raise ValueError(
+                f"cross-encoder {self.config.cross_encoder!r} gives {scores.shape[-1]} labels per pair; "
+                "a relevance cross-encoder (one label) is needed"
+            )
+        return [float(s) for s in scores]
+
+
+def candidate_sentences(question: str, text: str, most: int = MAX_SENTENCES) -> list[str]:
+    """The hit's sentences worth embedding: all of a short hit; of a long one (a whole
+    document) the `most` sharing the most content words with the question."""
+    pool = sentences(text) or [" ".join(text.split())]
+    if len(pool) <= most:
+        return pool
+    words = content_words(question)
+    overlap = [len(words & content_words(s)) for s in pool]
+    order = sorted(range(len(pool)), key=lambda i: -overlap[i])[:most]
+    return [pool[i] for i in sorted(order)]
+
+
+def relevance(signals: dict[str, float]) -> float:
+    """The mean of the calibrated signals (the raw retriever score is kept for the record)."""
+    values = [v for name, v in signals.items() if name != "retriever"]
+    return float(np.mean(values)) if values else 0.0
+
+
+def select(scored: Sequence[Scored], k: int, threshold: float) -> Reranked:
+    """Adaptive up-to-k: at most k hits reaching the threshold, best first; the rest dropped."""
+    ranked = sorted(scored, key=lambda s: s.relevance, reverse=True)
+    kept: list[Scored] = []
+    dropped: list[Scored] = []
+    for s in ranked:
+        if s.relevance < threshold:
+            dropped.append(
+                Scored(s.hit, s.relevance, s.signals, f"below threshold {threshold:.2f}")
+            )
+        elif len(kept) >= k:
+            dropped.append(Scored(s.hit, s.relevance, s.signals, f"beyond k={k}"))
+        else:
+            kept.append(s)
+    return Reranked(kept, dropped, threshold, k)

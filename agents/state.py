@@ -1,0 +1,198 @@
+"""The agent's typed records: the graph's one state, what each step decides, the events that
+`Agent.stream` yields, and the finished AgentAnswer."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, TypedDict
+
+from rag.answer import Answer
+from rag.items import Hit
+
+Label = Literal["no", "paragraph", "document", "image", "clip", "video"]
+LABELS: tuple[Label, ...] = ("no", "paragraph", "document", "image", "clip", "video")
+DecidedBy = Literal["trained", "llm", "forced"]
+Action = Literal["end", "reroute", "widen"]
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """Where to look: the labels chosen (two when the top-2 are within the margin), the
+    corpora they map to, the probabilities over the labels this config can serve, and who
+    decided."""
+
+    labels: tuple[Label, ...]
+    corpora: tuple[str, ...]
+    probabilities: dict[
+        str, float
+    ]  # over available labels, summing to 1 (empty for a bare LLM choice)
+    ranking: tuple[Label, ...]  # available labels, best first: the order re-routing follows
+    decided_by: DecidedBy
+    mode: str  # the configured router mode
+    reason: str = ""
+
+    @property
+    def label(self) -> Label:
+        return self.labels[0]
+
+    @property
+    def multi(self) -> bool:
+        return len(self.labels) > 1
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A hit with its relevance (0-1) and the signals it was computed from."""
+
+    hit: Hit
+    relevance: float
+    signals: dict[str, float]
+    reason: str = ""  # why it was dropped ("below threshold", "beyond k")
+
+
+@dataclass(frozen=True)
+class Reranked:
+    kept: list[Scored]
+    dropped: list[Scored]
+    threshold: float
+    k: int
+
+    @property
+    def hits(self) -> list[Hit]:
+        return [s.hit for s in self.kept]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Reflection on one round's answer: supported by its citations, and was the evidence
+    sufficient (it covers the question)? Then what to do next."""
+
+    round: int
+    supported: bool
+    sufficient: bool
+    coverage: float  # share of the question's content words found in the cited evidence
+    grounding: str
+    action: Action
+    reason: str
+    mode: str = "cheap"
+    corpora: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.supported and self.sufficient
+
+
+@dataclass(frozen=True)
+class Step:
+    step: str
+    round: int
+    seconds: float
+
+
+@dataclass
+class Round:
+    """Everything one pass through retrieve -> rerank -> generate -> reflect produced."""
+
+    round: int
+    labels: tuple[Label, ...]
+    corpora: tuple[str, ...]
+    k: int
+    reranked: Reranked | None
+    answer: Answer
+    verdict: Verdict | None = None
+
+
+@dataclass
+class AgentAnswer(Answer):
+    """rag.answer.Answer plus the agent's decisions. `grounding` may also be "model": the
+    `no` route, answered by the model alone with no evidence."""
+
+    route: RouteDecision | None = None
+    kept: list[Scored] = field(default_factory=list)
+    dropped: list[Scored] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    rounds: list[Round] = field(default_factory=list)
+    searched: list[str] = field(default_factory=list)  # corpora searched, in order
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.verdicts) and self.verdicts[-1].ok
+
+
+# Events of Agent.stream, in order: route, hits, rerank, token..., reflection, (again for a
+# re-route or a wider k), final. The `no` route skips hits and rerank.
+
+
+@dataclass(frozen=True)
+class RouteEvent:
+    decision: RouteDecision
+    round: int
+    labels: tuple[Label, ...]  # this round's labels (a re-route moves on along decision.ranking)
+    corpora: tuple[str, ...]
+    kind: Literal["route"] = "route"
+
+
+@dataclass(frozen=True)
+class HitsEvent:
+    hits: list[Hit]
+    corpora: tuple[str, ...]
+    round: int
+    k: int
+    kind: Literal["hits"] = "hits"
+
+
+@dataclass(frozen=True)
+class RerankEvent:
+    kept: list[Scored]
+    dropped: list[Scored]
+    round: int
+    kind: Literal["rerank"] = "rerank"
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str
+    round: int
+    kind: Literal["token"] = "token"
+
+
+@dataclass(frozen=True)
+class ReflectionEvent:
+    verdict: Verdict
+    kind: Literal["reflection"] = "reflection"
+
+
+@dataclass(frozen=True)
+class FinalEvent:
+    answer: AgentAnswer
+    kind: Literal["final"] = "final"
+
+
+Event = RouteEvent | HitsEvent | RerankEvent | TokenEvent | ReflectionEvent | FinalEvent
+
+
+class AgentState(TypedDict, total=False):
+    """The graph's one state. Nodes return the keys they change; lists marked with
+    operator.add accumulate over rounds."""
+
+    question: str
+    image: str | None
+    started: float  # time.perf_counter() when the question came in
+    forced: tuple[Label, ...]  # labels the caller forced, in order (empty: the router decides)
+    decision: RouteDecision
+    labels: tuple[Label, ...]  # this round's labels
+    corpora: tuple[str, ...]  # this round's corpora
+    tried: Annotated[list[str], operator.add]  # labels already searched
+    round: int
+    k: int
+    candidates: int
+    hits: list[Hit]
+    reranked: Reranked | None
+    answer: Answer
+    action: Action
+    rounds: Annotated[list[Round], operator.add]
+    verdicts: Annotated[list[Verdict], operator.add]
+    steps: Annotated[list[Step], operator.add]
+    final: AgentAnswer
