@@ -1,0 +1,176 @@
+"""The trained fast router: the shipped model, option stripping, calibration plumbing,
+label parsing, training on a small split, and the routing evaluation command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.routing import (
+    DEFAULT_DATA,
+    DEFAULT_DIR,
+    LABELS,
+    TrainedRouter,
+    load_labelled,
+    normalize_question,
+    train,
+)
+
+# Written for these tests (not taken from the training file): one clear case per line.
+CLEAR = [
+    ("Which of the following best describes the function of the mitochondria in a cell?", "no"),
+    (
+        "Statement 1 | Every cyclic group is abelian. Statement 2 | Every abelian group is cyclic.",
+        "no",
+    ),
+    ("Who wrote the novel pride and prejudice?", "paragraph"),
+    ("What is the capital city of Australia?", "paragraph"),
+    ("Which band released its debut album first, Arctic Monkeys or The Strokes?", "document"),
+    ("The director of the 1994 film Pulp Fiction was born in which state?", "document"),
+    ("Were Ernest Hemingway and F. Scott Fitzgerald both American novelists?", "document"),
+    ("What color is the roof of the Sydney Opera House?", "image"),
+    ("How many columns are on the front facade of the Parthenon in Athens?", "image"),
+    ("What happens in the scene where the chef flips the pancake?", "clip"),
+    (
+        "What does the streamer hold up right after opening the mystery box in the 2023 unboxing video?",
+        "clip",
+    ),
+    (
+        "What does the host do after the guest finishes singing in the late-night talk show episode?",
+        "clip",
+    ),
+    ("How do I repot a snake plant?", "video"),
+    ("What are the steps to make homemade sourdough bread?", "video"),
+]
+STEM = "Which of the following best describes the function of the mitochondria in a cell?"
+WITH_OPTIONS = [
+    f"{STEM}\nA. protein synthesis\nB. energy production\nC. lipid storage\nD. cell division",
+    f"{STEM}\nA) protein synthesis\nB) energy production\nC) lipid storage\nD) cell division",
+    f"{STEM}\n(A) protein synthesis\n(B) energy production\n(C) lipid storage\n(D) cell division",
+    f"{STEM}\nOptions:\n1. protein synthesis\n2. energy production\nAnswer with the letter.",
+    f"{STEM} (A) protein synthesis (B) energy production (C) lipid storage (D) cell division",
+    f"  {STEM}  \n\n(A) protein synthesis\n(B) energy production",
+]
+CLIP_STEM = "What does the woman in the red coat pick up after the dog runs away in the park vlog?"
+
+
+@pytest.fixture(scope="module")
+def router() -> TrainedRouter:
+    return TrainedRouter.load()
+
+
+@pytest.fixture(scope="module")
+def training_file() -> Path:
+    if not DEFAULT_DATA.exists():
+        pytest.skip(f"training file not found: {DEFAULT_DATA}")
+    return DEFAULT_DATA
+
+
+def test_shipped_model_is_small_plain_data() -> None:
+    files = {f.name: f.stat().st_size for f in DEFAULT_DIR.iterdir()}
+    assert set(files) == {"config.json", "vocabulary.json.gz", "weights.npz"}
+    assert sum(files.values()) < 3 * 1024 * 1024
+    with np.load(DEFAULT_DIR / "weights.npz", allow_pickle=False) as npz:  # no object arrays
+        assert all(npz[k].dtype.kind == "f" for k in npz.files)
+
+
+@pytest.mark.parametrize(("question", "label"), CLEAR)
+def test_shipped_model_routes_clear_questions(
+    router: TrainedRouter, question: str, label: str
+) -> None:
+    ranked = router.route(question)
+    assert ranked[0][0] == label, ranked[:3]
+
+
+def test_route_is_sorted_and_probabilities_sum_to_one(router: TrainedRouter) -> None:
+    proba = router.predict_proba([q for q, _ in CLEAR])
+    assert proba.shape == (len(CLEAR), len(LABELS))
+    assert np.all(proba >= 0) and np.allclose(proba.sum(1), 1.0, atol=1e-5)
+    ranked = router.route(CLEAR[0][0])
+    assert [label for label, _ in ranked] != [] and {label for label, _ in ranked} == set(LABELS)
+    assert [p for _, p in ranked] == sorted((p for _, p in ranked), reverse=True)
+    assert router.predict([CLEAR[-1][0]]) == [CLEAR[-1][1]]
+
+
+@pytest.mark.parametrize("question", WITH_OPTIONS)
+def test_answer_options_do_not_change_the_route(router: TrainedRouter, question: str) -> None:
+    assert normalize_question(question) == STEM
+    assert np.allclose(router.predict_proba([question]), router.predict_proba([STEM]), atol=1e-6)
+
+
+def test_lvbench_style_choices_keep_a_clip_question_a_clip_question(router: TrainedRouter) -> None:
+    multi = f"{CLIP_STEM}\n(A) A ball\n(B) A leash\n(C) Her phone\n(D) A coffee cup"
+    assert router.route(multi)[0][0] == router.route(CLIP_STEM)[0][0] == "clip"
+
+
+def test_normalize_question_keeps_questions_without_options() -> None:
+    assert normalize_question("  Who  wrote\tHamlet? ") == "Who wrote Hamlet?"
+    assert (
+        normalize_question("A. Lincoln was born in which state?")
+        == "A. Lincoln was born in which state?"
+    )
+    assert (
+        normalize_question("Read the passage.\nWhat does it claim?")
+        == "Read the passage. What does it claim?"
+    )
+    assert normalize_question("Is (A) or (B) a better plan?") == "Is (A) or (B) a better plan?"
+
+
+def test_load_labelled_accepts_int_and_string_labels(tmp_path: Path) -> None:
+    rows = [
+        {"question": "q0", "gt_retrieval": 0},
+        {"question": "q1", "gt_retrieval": "paragraph"},
+        {"question": "q2", "gt_retrieval": "Video"},
+        {"question": "q3", "gt_retrieval": "4", "answer": "ignored"},
+    ]
+    path = tmp_path / "queries.json"
+    path.write_text(json.dumps(rows))
+    assert load_labelled(path) == (["q0", "q1", "q2", "q3"], ["no", "paragraph", "video", "clip"])
+    path.write_text(json.dumps([{"question": "q", "gt_retrieval": 7}]))
+    with pytest.raises(ValueError, match="unknown routing label"):
+        load_labelled(path)
+
+
+def test_training_on_a_small_split_beats_chance_and_round_trips(
+    training_file: Path, tmp_path: Path
+) -> None:
+    questions, labels = load_labelled(training_file)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(questions))
+    train_idx, test_idx = order[:300], order[300:450]
+    router = train([questions[i] for i in train_idx], [labels[i] for i in train_idx])
+    test_q, test_y = [questions[i] for i in test_idx], [labels[i] for i in test_idx]
+    accuracy = np.mean([p == t for p, t in zip(router.predict(test_q), test_y, strict=True)])
+    majority = max(test_y.count(label) for label in LABELS) / len(test_y)
+    assert accuracy > 0.8 > majority + 0.3, accuracy  # measured 0.907 (majority 0.28)
+    loaded = TrainedRouter.load(router.save(tmp_path / "model"))
+    assert np.allclose(
+        loaded.predict_proba(test_q[:20]), router.predict_proba(test_q[:20]), atol=2e-3
+    )
+
+
+def test_labels_absent_from_training_get_no_probability() -> None:
+    questions = [q for q, label in CLEAR if label in {"paragraph", "image", "video"}] * 2
+    labels = [label for _, label in CLEAR if label in {"paragraph", "image", "video"}] * 2
+    proba = train(questions, labels).predict_proba(["How do I bake a cake?"])[0]
+    assert proba[[LABELS.index(x) for x in ("no", "document", "clip")]].max() < 1e-6
+    assert np.isclose(proba.sum(), 1.0)
+
+
+def test_eval_command_reports_accuracy_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eval.routing import main
+
+    rows = [{"question": q, "gt_retrieval": label if i % 2 else LABELS.index(label)} for i, (q, label) in enumerate(CLEAR)]  # fmt: skip
+    queries, out = tmp_path / "queries.json", tmp_path / "out.json"
+    queries.write_text(json.dumps(rows))
+    assert main(["--queries", str(queries), "--json", str(out), "--latency-sample", "3"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == "accuracy=1.0000"
+    result = json.loads(out.read_text())
+    assert result["n"] == len(CLEAR) and result["latency_ms"]["n"] == 3
+    assert sum(map(sum, result["confusion"])) == len(CLEAR) and 0 <= result["ece"] <= 1
