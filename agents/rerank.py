@@ -13,6 +13,10 @@ Signals, averaged into the relevance:
   and the hit's best sentence, through a logistic centred on the grounding threshold.
 - `cross_encoder`: with `[agent] cross_encoder` set, a sentence-transformers CrossEncoder's
   relevance for text hits (no cross-encoder ships offline here; unset, it is skipped).
+- `model`: the answer model's pointwise judgement (mRAG-style): it sees the hit as it would
+  as evidence (pixels for a vision model) and the question, replies yes/no through structured
+  outputs, and P(yes) is read from the first token's logprobs. On by default for a vision
+  model at `generator.base_url` (`[agent] model_relevance = "auto"`), "on" forces it.
 
 Adaptive up-to-k: keep at most k hits whose relevance reaches the threshold, best first
 (models over-weight early evidence); the rest are dropped with the reason recorded.
@@ -23,16 +27,18 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from agents.config import AgentConfig
+from agents.config import AgentConfig, prompt
 from agents.state import Reranked, Scored
 from rag.grounding import DEFAULT_GROUNDING, content_words, sentences
 from rag.items import Hit
 from rag.library import Library
+from rag.messages import ImageBudget, evidence_parts, merge_text
 from rag.models import resolve_model
 
 # Questions unrelated to any particular collection: their best matches in a corpus show what
@@ -60,6 +66,7 @@ MIN_SPREAD = 0.05  # floor for the null's spread (small corpora have almost none
 SENTENCE_CENTER = DEFAULT_GROUNDING.min_similarity  # cosine the extractive answer needs
 SENTENCE_SCALE = 0.1
 MAX_SENTENCES = 12  # per hit: a whole document is pre-filtered lexically before embedding
+JUDGES_IN_FLIGHT = 8  # relevance requests sent at once (the server batches them)
 
 
 def sigmoid(x: float) -> float:
@@ -124,6 +131,11 @@ class Reranker:
     def reads_text(self, hit: Hit) -> bool:
         return hit.modality == "text" or not self.vision
 
+    @property
+    def model_judges(self) -> bool:
+        mode = self.config.model_relevance
+        return mode == "on" or (mode == "auto" and self.vision)
+
     def score(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
         """Every hit with its relevance and signals, in the given order."""
         signals: list[dict[str, float]] = [{"retriever": hit.score} for hit in hits]
@@ -146,6 +158,9 @@ class Reranker:
                 text_hits, self._cross_scores(question, [hits[i] for i in text_hits]), strict=True
             ):
                 signals[i]["cross_encoder"] = value
+        if self.model_judges and hits:
+            for i, value in enumerate(self._model_scores(question, hits)):
+                signals[i]["model"] = value
         return [Scored(hit, relevance(s), s) for hit, s in zip(hits, signals, strict=True)]
 
     def rerank(
@@ -168,6 +183,24 @@ class Reranker:
             out.append(sigmoid((best - SENTENCE_CENTER) / SENTENCE_SCALE))
             start += len(pool)
         return out
+
+    def _model_scores(self, question: str, hits: Sequence[Hit]) -> list[float]:
+        """P(yes) of the answer model asked whether each hit helps answer the question."""
+        generator = self.library.generator()
+        settings = self.library.config.generator
+
+        def judge(hit: Hit) -> float:
+            budget = ImageBudget(settings.max_images, settings.max_image_bytes)
+            parts = evidence_parts(1, hit, hit.text, settings, self.vision, budget)
+            ask = {"type": "text", "text": f"Question: {question}\nDoes the evidence help answer it? yes or no:"}
+            messages = [
+                {"role": "system", "content": prompt("relevance")},
+                {"role": "user", "content": merge_text([*parts, ask])},
+            ]
+            return generator.choice_probabilities(messages, ("yes", "no"))["yes"]
+
+        with ThreadPoolExecutor(min(JUDGES_IN_FLIGHT, len(hits))) as pool:
+            return list(pool.map(judge, hits))
 
     def _cross_scores(self, question: str, hits: Sequence[Hit]) -> list[float]:
         if not hits:

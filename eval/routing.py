@@ -1,13 +1,16 @@
 """Routing evaluation: accuracy, per-label precision/recall/F1, confusion matrix, calibration
-(10-bin expected calibration error) and latency of the trained router.
+(10-bin expected calibration error) and latency of a router.
 
-    HF_HUB_OFFLINE=1 python -m eval.routing --queries FILE.json [--model DIR] [--json OUT]
+    mmrag eval routing --queries FILE.json [--router trained|llm|hybrid] [--json OUT]
     HF_HUB_OFFLINE=1 python -m eval.routing --cv 5 [--data train.json] [--compare] [--json OUT]
 
 FILE.json is a JSON array of {"question", "gt_retrieval"} objects; labels are the names
 no/paragraph/document/image/clip/video or the integers 0-5. The last line printed is
-`accuracy=<float>`. Accuracy comes from one batched pass (sorted by length, 128 a batch);
-latency p50/p95 from single-question calls (`route`) on a sample, encoding included.
+`accuracy=<float>`. `trained` (the default): accuracy from one batched pass (sorted by
+length, 128 a batch); latency p50/p95 from single-question calls (`route`) on a sample,
+encoding included. `llm` and `hybrid` run the agent's Router (agents.route) over all six
+labels with the configured answer model (the embedded server is started when no base_url is
+set), 8 questions in flight; their latency is per question, one at a time.
 `--cv K` runs stratified K-fold cross-validation of the training recipe; `--compare` adds
 the two baselines (MiniLM embedding + logistic regression, word+char TF-IDF + linear SVM).
 """
@@ -19,7 +22,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,7 @@ from sklearn.pipeline import make_pipeline, make_union
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
+from agents.route import LLMRouter, Router
 from agents.routing import (
     DEFAULT_DATA,
     DEFAULT_DIR,
@@ -43,6 +49,8 @@ from agents.routing import (
     normalize_question,
     train,
 )
+from agents.state import RouteDecision
+from rag.library import Library
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -76,16 +84,16 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
 
 
 def single_latency_ms(
-    router: TrainedRouter, questions: Sequence[str], sample: int = 100
+    route: Callable[[str], object], questions: Sequence[str], sample: int = 100
 ) -> dict[str, float]:
     """p50/p95 milliseconds of `route(question)` one question at a time (encoding included)."""
     rng = np.random.default_rng(0)
     chosen = rng.choice(len(questions), size=min(sample, len(questions)), replace=False)
-    router.route(questions[int(chosen[0])])  # warm-up: first call pays lazy initialisation
+    route(questions[int(chosen[0])])  # warm-up: first call pays lazy initialisation
     times = []
     for i in chosen:
         start = time.perf_counter()
-        router.route(questions[int(i)])
+        route(questions[int(i)])
         times.append((time.perf_counter() - start) * 1000)
     return {
         "p50": float(np.percentile(times, 50)),
@@ -109,9 +117,51 @@ def evaluate(
     result["batch_seconds"] = batch_s
     result["batch_ms_per_question"] = 1000 * batch_s / max(len(questions), 1)
     result["latency_ms"] = (
-        single_latency_ms(router, questions, latency_sample) if latency_sample else {}
+        single_latency_ms(router.route, questions, latency_sample) if latency_sample else {}
     )
     return result
+
+
+# Every label searchable: routing is judged on labels, whatever corpora this config has.
+ALL_LABELS: dict[str, tuple[str, ...]] = {"no": ()} | {label: (label,) for label in LABELS[1:]}
+
+
+def evaluate_policy(
+    router: Router,
+    questions: Sequence[str],
+    labels: Sequence[int | str],
+    latency_sample: int = 100,
+    workers: int = 8,
+) -> dict[str, Any]:
+    """Metrics of the agent's routing policy (llm or hybrid): the first label of each
+    decision, who decided it, batch time with `workers` questions in flight, latency."""
+
+    def decide(question: str) -> RouteDecision:
+        return router.decide(question, ALL_LABELS)  # type: ignore[arg-type]
+
+    y = np.array([LABELS.index(label_name(label)) for label in labels])
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        decisions = list(pool.map(decide, questions))
+    batch_s = time.perf_counter() - start
+    chosen = np.eye(len(LABELS))[[LABELS.index(d.label) for d in decisions]]
+    result = classification_metrics(y, chosen)
+    del result["ece"]  # a bare LLM choice carries no probability to calibrate
+    result["decided_by"] = dict(Counter(d.decided_by for d in decisions))
+    result["batch_seconds"] = batch_s
+    result["batch_ms_per_question"] = 1000 * batch_s / max(len(questions), 1)
+    result["latency_ms"] = (
+        single_latency_ms(decide, questions, latency_sample) if latency_sample else {}
+    )
+    return result
+
+
+def policy_router(mode: str, library: Library, model: Path) -> Router:
+    """The agent's Router in `mode` (llm | hybrid) with the library's answer model."""
+    config = library.config.agent.model_copy(update={"router": mode})
+    trained = TrainedRouter.load(model) if mode == "hybrid" else None
+    llm = LLMRouter(library.generator, library.config, config.router_max_tokens)
+    return Router(config, trained, llm)
 
 
 def cross_validate(questions: Sequence[str], labels: Sequence[int | str], folds: int = 5, seed: int = 0, compare: bool = False) -> dict[str, Any]:  # fmt: skip
@@ -190,8 +240,11 @@ def report(result: dict[str, Any]) -> str:
     if "folds" in result:
         return _cv_report(result)
     lat = result["latency_ms"]
-    lines = [f"questions: {result['n']}", *format_metrics(result), ""]
-    lines.append(f"ECE (10 bins): {result['ece']:.4f}")
+    lines = [f"router: {result.get('router', 'trained')}, questions: {result['n']}", *format_metrics(result), ""]
+    if "ece" in result:
+        lines.append(f"ECE (10 bins): {result['ece']:.4f}")
+    if "decided_by" in result:
+        lines.append("decided by: " + ", ".join(f"{k} {v}" for k, v in result["decided_by"].items()))
     lines.append(
         f"batch: {result['batch_seconds']:.2f} s ({result['batch_ms_per_question']:.2f} ms/question)"
     )
@@ -223,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m eval.routing", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--queries", type=Path, help="JSON array of {question, gt_retrieval}")
+    parser.add_argument("--router", choices=("trained", "llm", "hybrid"), default="trained",
+                        help="routing policy to evaluate (llm, hybrid: with the configured answer model)")
+    parser.add_argument("--config", type=Path, help="mmrag config (llm, hybrid: the answer model)")
     parser.add_argument(
         "--model", type=Path, default=DEFAULT_DIR, help="router folder (default: shipped)"
     )
@@ -240,11 +296,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give exactly one of --queries FILE or --cv K")
     if args.cv is not None:
         result = cross_validate(*load_labelled(args.data), folds=args.cv, compare=args.compare)
-    else:
+    elif args.router == "trained":
         load_start = time.perf_counter()
         router = TrainedRouter.load(args.model)
-        result = {"model": str(args.model), "load_seconds": time.perf_counter() - load_start}
+        result = {"router": "trained", "model": str(args.model), "load_seconds": time.perf_counter() - load_start}
         result |= evaluate(router, *load_labelled(args.queries), latency_sample=args.latency_sample)
+    else:
+        questions, labels = load_labelled(args.queries)
+        with Library.from_config(args.config) as library:
+            policy = policy_router(args.router, library, args.model)
+            result = {"router": args.router, "model": str(args.model), "answer_model": library.generator().model}
+            result |= evaluate_policy(policy, questions, labels, args.latency_sample)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

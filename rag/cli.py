@@ -1,4 +1,4 @@
-"""The `mmrag` command line: ingest, search, corpora, samples, demo."""
+"""The `mmrag` command line: ingest, search, ask, serve, corpora, samples, demo, router, eval."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from rich.table import Table
 
 from rag.errors import MmragError
 
+LABELS = ("no", "paragraph", "document", "image", "clip", "video")  # agents.state.LABELS, without importing the agent
+
 if TYPE_CHECKING:
+    from agents.state import AgentAnswer, Event
     from rag.answer import Answer
     from rag.ingest import IngestReport
     from rag.items import Hit
@@ -26,7 +29,11 @@ console = Console()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         format="%(message)s",
@@ -63,11 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--image", type=Path, help="an image to search with")
     p.set_defaults(run=_search)
 
-    p = add_parser("ask", help="a grounded answer with citations")
+    p = add_parser("ask", help="a grounded answer with citations, by the agent (route, re-rank, reflect)")
     p.add_argument("question")
-    p.add_argument("--corpus", help="answer from this corpus (default: all, interleaved by rank)")
     p.add_argument("--image", type=Path, help="an image to search with")
-    p.add_argument("-k", type=int, help="evidence items (default: generator.evidence_k)")
+    p.add_argument("--route", choices=LABELS, help="force the first route instead of the router's choice")
+    p.add_argument("--plain", action="store_true",
+                   help="no agent: search every non-empty corpus (or --corpus) and answer once")
+    p.add_argument("--corpus", help="with --plain: answer from this corpus only")
+    p.add_argument("-k", type=int, help="with --plain: evidence items (default: generator.evidence_k)")
     p.add_argument("--stream", action="store_true", help="print the model's text as it arrives")
     p.set_defaults(run=_ask)
 
@@ -81,6 +91,18 @@ def _parser() -> argparse.ArgumentParser:
     p = add_parser("samples", help="write the bundled sample corpora to a folder")
     p.add_argument("dest", type=Path)
     p.set_defaults(run=_samples)
+
+    p = add_parser("router", help="the trained fast router")
+    router = p.add_subparsers(required=True, metavar="ACTION")
+    p = router.add_parser("train", help="train it on labelled questions and save it")
+    p.add_argument("--data", type=Path, help="JSON array of {question, gt_retrieval} (default: UniversalRAG train split)")
+    p.add_argument("--out", type=Path, help="model folder (default: the shipped agents/router_model)")
+    p.set_defaults(run=_router_train)
+
+    p = add_parser("eval", help="offline evaluation (`mmrag eval routing --help`)")
+    evals = p.add_subparsers(required=True, metavar="WHAT")
+    p = evals.add_parser("routing", add_help=False, help="router accuracy, per-label P/R/F1, confusion, latency")
+    p.set_defaults(run=_eval_routing, passthrough=True)  # its arguments are eval.routing's
 
     p = add_parser("demo", help="build the samples, ingest them and run example searches")
     p.add_argument("--dir", type=Path, default=Path(".demo"), help="where the demo keeps its data")
@@ -145,10 +167,17 @@ def print_hits(hits: list[Hit], title: str) -> None:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    if not args.plain and (args.corpus or args.k):
+        raise ValueError("--corpus and -k go with --plain (the agent routes and sizes k itself)")
     with _library(args) as library:
         with console.status("starting the answer model (first time: about a minute)…"):
             library.generator()
-        print_answer(library.ask_stream(args.question, args.corpus, args.image, args.k), args.stream)
+        if args.plain:
+            print_answer(library.ask_stream(args.question, args.corpus, args.image, args.k), args.stream)
+        else:
+            from agents.agent import Agent
+
+            print_agent(Agent(library).stream(args.question, args.image, route=args.route), args.stream)
     return 0
 
 
@@ -164,6 +193,53 @@ def print_answer(events: Iterator[str | Answer], stream: bool) -> Answer:
     assert answer is not None
     if stream:
         console.print()
+    show_answer(answer, stream)
+    return answer
+
+
+def print_agent(events: Iterator[Event], stream: bool) -> AgentAnswer:
+    """The agent's steps as they happen (route, hits, re-rank, reflection), the model's text
+    when streaming, then the checked answer."""
+    streaming = False
+    for event in events:
+        if event.kind == "token":
+            if stream:
+                console.print(event.text, end="", highlight=False, markup=False)
+                streaming = True
+            continue
+        if streaming:
+            console.print()
+            streaming = False
+        if event.kind == "final":
+            show_answer(event.answer, stream)
+            return event.answer
+        console.print(f"[dim]{escape(describe(event))}[/dim]", highlight=False)
+    raise RuntimeError("the agent ended without an answer")
+
+
+def describe(event: Event) -> str:
+    """One line for an agent step event."""
+    if event.kind == "route":
+        d = event.decision
+        probs = ", ".join(f"{label} {p:.2f}" for label, p in sorted(d.probabilities.items(), key=lambda x: -x[1])[:3])
+        where = ", ".join(event.corpora) or "none: the model answers alone"
+        why = f"; {d.reason}" if d.reason and event.round == 0 else ""
+        head = "route" if event.round == 0 else f"re-route (round {event.round})"
+        return f"{head}: {'+'.join(event.labels)} -> {where} [{d.decided_by}{': ' + probs if probs else ''}]{why}"
+    if event.kind == "hits":
+        per = {c: sum(h.corpus == c for h in event.hits) for c in event.corpora}
+        return "retrieve: " + ", ".join(f"{n} hits from {c}" for c, n in per.items()) + f" (k={event.k})"
+    if event.kind == "rerank":
+        best = ", ".join(f"{s.relevance:.2f}" for s in event.kept[:5])
+        return f"rerank: kept {len(event.kept)}{' (' + best + ')' if best else ''}, dropped {len(event.dropped)}"
+    if event.kind == "reflection":
+        v = event.verdict
+        return f"reflect (round {v.round}): {'ok' if v.ok else 'not ok'}, coverage {v.coverage:.2f} -> {v.action}; {v.reason}"
+    return event.kind
+
+
+def show_answer(answer: Answer, stream: bool) -> None:
+    """The checked answer (unless the stream already showed it unchanged), notes and sources."""
     if not stream or answer.text != answer.draft.strip():
         console.print(("[bold]Checked answer:[/bold] " if stream else "") + escape(answer.text), highlight=False)
     for note in answer.notes:
@@ -175,7 +251,19 @@ def print_answer(events: Iterator[str | Answer], stream: bool) -> Answer:
     if answer.dropped_citations:
         console.print(f"[dim]{answer.dropped_citations} citation(s) to missing evidence dropped[/dim]")
     console.print(f"[dim]{answer.model} · " + " · ".join(f"{k} {v:.2f}" for k, v in answer.timings.items()) + "[/dim]")
-    return answer
+
+
+def _router_train(args: argparse.Namespace) -> int:
+    from agents.train_router import main as train_main
+
+    return train_main([*(["--data", str(args.data)] if args.data else []), *(["--out", str(args.out)] if args.out else [])])
+
+
+def _eval_routing(args: argparse.Namespace) -> int:
+    from eval.routing import main as routing_main
+
+    config = getattr(args, "config", None)
+    return routing_main([*(["--config", str(config)] if config else []), *args.extra])
 
 
 def _serve(args: argparse.Namespace) -> int:

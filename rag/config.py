@@ -154,6 +154,9 @@ class AgentConfig(_Strict):
     cross_encoder: str | None = (
         None  # sentence-transformers CrossEncoder (name or folder) for text hits
     )
+    # The answer model's own yes/no relevance judgement per hit (probability from logprobs):
+    # auto = when it is a vision model at generator.base_url; on = also the embedded model.
+    model_relevance: Literal["auto", "on", "off"] = "auto"
     reflection_rounds: int = Field(2, ge=0)
     reflection: ReflectionMode = "cheap"
     min_coverage: float = Field(

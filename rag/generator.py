@@ -6,7 +6,8 @@ one clear error, naming the server and what to do, when it cannot be reached.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,6 +46,34 @@ class Generator:
                 model=self.model, messages=messages, **self._options(options)
             )
         return response.choices[0].message.content or ""
+
+    def choice_probabilities(
+        self, messages: list[dict[str, Any]], choices: Sequence[str], top: int = 20
+    ) -> dict[str, float]:
+        """The model's probability of each one-word choice as its reply: the reply is held to
+        the choices (vLLM structured outputs), the probabilities come from the first token's
+        top logprobs (case and leading space folded), renormalised over the choices. A choice
+        outside the top tokens gets 0; if none is there, the reply itself gets 1."""
+        extra = {**self.settings.extra_body, "structured_outputs": {"choice": list(choices)}}
+        with self._errors():
+            response = self.client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=4, temperature=0.0,
+                logprobs=True, top_logprobs=top, extra_body=extra,
+            )  # fmt: skip
+        choice = response.choices[0]
+        mass = dict.fromkeys(choices, 0.0)
+        first = choice.logprobs.content[0].top_logprobs if choice.logprobs and choice.logprobs.content else []
+        for candidate in first:
+            word = candidate.token.strip(" .,!'\"").lower()
+            for c in choices:
+                if word and c.lower().startswith(word):
+                    mass[c] += math.exp(candidate.logprob)
+                    break
+        total = sum(mass.values())
+        if total <= 0:
+            reply = (choice.message.content or "").strip().lower()
+            return {c: float(c.lower() == reply) for c in choices}
+        return {c: m / total for c, m in mass.items()}
 
     def _options(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = self.settings

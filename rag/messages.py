@@ -48,19 +48,20 @@ def build_messages(
     budget = ImageBudget(settings.max_images if vision else 0, settings.max_image_bytes)
     parts: list[dict[str, Any]] = []
     for n, hit in enumerate(evidence, start=1):
-        parts.extend(_evidence_parts(n, hit, texts[n - 1] if texts else hit.text, settings, vision, budget))
+        parts.extend(evidence_parts(n, hit, texts[n - 1] if texts else hit.text, settings, vision, budget))
     if not evidence:
         parts.append({"type": "text", "text": "(no evidence was found)"})
     head, tail = load_prompt("answer_user").split("{evidence}")
     content = [{"type": "text", "text": head}] if head.strip() else []
     content += [*parts, {"type": "text", "text": tail.format(question=question)}]
-    messages = [{"role": "system", "content": load_prompt("answer_system")}, {"role": "user", "content": _merge_text(content)}]
+    messages = [{"role": "system", "content": load_prompt("answer_system")}, {"role": "user", "content": merge_text(content)}]
     return messages, budget.notes
 
 
-def _evidence_parts(
+def evidence_parts(
     n: int, hit: Hit, text: str, settings: GeneratorConfig, vision: bool, budget: ImageBudget
 ) -> list[dict[str, Any]]:
+    """Evidence [n] as message parts: its text block, then (vision) its image or clip frames."""
     if len(text) > settings.max_evidence_chars:
         text = text[: settings.max_evidence_chars] + " …"
     block = load_prompt("evidence_block").format(
@@ -108,7 +109,7 @@ def data_url(path: Path, max_side: int) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _merge_text(parts: list[dict[str, Any]]) -> list[dict[str, Any]] | str:
+def merge_text(parts: list[dict[str, Any]]) -> list[dict[str, Any]] | str:
     """Adjacent text parts joined; a prompt with no images becomes one plain string, which
     every OpenAI-compatible server (and every chat template) accepts."""
     merged: list[dict[str, Any]] = []

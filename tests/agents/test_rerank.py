@@ -134,3 +134,28 @@ def test_rank_fused_scores_are_not_calibrated(sample_library) -> None:
     scored = Reranker(library, AgentConfig()).rerank(SALT, hits, k=3)
     assert all(set(s.signals) == {"retriever", "sentence"} for s in scored.kept + scored.dropped)
     assert Path(scored.kept[0].hit.source).name == "pasta_guide.html"
+
+
+@pytest.mark.server
+def test_model_relevance_is_a_logprob_probability_from_the_real_server(answer_library) -> None:
+    """The answer model's yes/no judgement (SmolLM2-135M here: plumbing, not quality):
+    P(yes) comes from the first token's logprobs, so it is a probability, not a 0/1 reply."""
+    hits = answer_library.search(SALT, corpus="text-paragraph", k=4) + answer_library.search(
+        SALT, corpus="image", k=2
+    )
+    judged = Reranker(answer_library, AgentConfig(model_relevance="on")).score(SALT, hits)
+    values = [s.signals["model"] for s in judged]
+    assert all(0.0 <= v <= 1.0 for v in values) and any(0.0 < v < 1.0 for v in values)
+    for s in judged:  # the judgement is one of the averaged signals
+        others = [v for name, v in s.signals.items() if name != "retriever"]
+        assert s.relevance == pytest.approx(sum(others) / len(others))
+    auto = Reranker(answer_library, AgentConfig()).score(SALT, hits[:1])[0]
+    assert "model" not in auto.signals  # auto: only a vision model at generator.base_url judges
+
+
+@pytest.mark.server
+def test_choice_probabilities_sum_to_one_over_the_choices(answer_library) -> None:
+    generator = answer_library.generator()
+    messages = [{"role": "user", "content": "Is Paris the capital of France? Answer yes or no."}]
+    probs = generator.choice_probabilities(messages, ("yes", "no"))
+    assert set(probs) == {"yes", "no"} and sum(probs.values()) == pytest.approx(1.0)

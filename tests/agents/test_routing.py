@@ -174,3 +174,56 @@ def test_eval_command_reports_accuracy_last(
     result = json.loads(out.read_text())
     assert result["n"] == len(CLEAR) and result["latency_ms"]["n"] == 3
     assert sum(map(sum, result["confusion"])) == len(CLEAR) and 0 <= result["ece"] <= 1
+
+
+def test_cli_trains_a_router_and_evaluates_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rag.cli import main
+
+    rows = [{"question": q, "gt_retrieval": label} for q, label in CLEAR]
+    data, model, out = tmp_path / "train.json", tmp_path / "model", tmp_path / "out.json"
+    data.write_text(json.dumps(rows * 2))
+    assert main(["router", "train", "--data", str(data), "--out", str(model)]) == 0
+    assert {"config.json", "weights.npz", "vocabulary.json.gz"} <= {f.name for f in model.iterdir()}
+    capsys.readouterr()
+    args = ["eval", "routing", "--queries", str(data), "--model", str(model), "--json", str(out)]
+    assert main([*args, "--latency-sample", "2"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == "accuracy=1.0000" and any(line.startswith("confusion") for line in printed)
+    result = json.loads(out.read_text())
+    assert result["router"] == "trained" and result["n"] == 2 * len(CLEAR)
+    assert set(result["latency_ms"]) == {"p50", "p95", "n"}
+
+
+def test_cli_labels_match_the_agent_labels() -> None:
+    from agents.state import LABELS as AGENT_LABELS
+    from rag.cli import LABELS as CLI_LABELS
+
+    assert CLI_LABELS == AGENT_LABELS == LABELS
+
+
+@pytest.mark.server
+def test_eval_routing_runs_the_llm_and_hybrid_policies_on_the_real_server(
+    answer_library, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through the real embedded vLLM server: every question gets a label (accuracy of a
+    135M model is not the point); hybrid defers to the LLM exactly when unsure."""
+    from eval.routing import main
+
+    config = tmp_path / "mmrag.toml"
+    config.write_text(
+        f'data_dir = "{answer_library.config.data_dir}"\n'
+        f"[embedded]\nport = {answer_library.config.embedded.port}\n[agent]\nconfidence = 0.9\n"
+    )
+    rows = [{"question": q, "gt_retrieval": label} for q, label in CLEAR]
+    queries, out = tmp_path / "queries.json", tmp_path / "out.json"
+    queries.write_text(json.dumps(rows))
+    for mode in ("llm", "hybrid"):
+        args = ["--queries", str(queries), "--router", mode, "--config", str(config)]
+        assert main([*args, "--json", str(out), "--latency-sample", "2"]) == 0
+        assert capsys.readouterr().out.strip().splitlines()[-1].startswith("accuracy=")
+        result = json.loads(out.read_text())
+        assert result["router"] == mode and sum(result["decided_by"].values()) == len(CLEAR)
+        assert sum(map(sum, result["confusion"])) == len(CLEAR) and "ece" not in result
+    unsure = [p[0][1] <= 0.9 for p in map(TrainedRouter.load().route, (q for q, _ in CLEAR))]
+    assert result["decided_by"].get("llm", 0) == sum(unsure)
+    assert result["decided_by"].get("trained", 0) == len(CLEAR) - sum(unsure)

@@ -59,9 +59,23 @@ def _config_file(library: Library, tmp_path: Path) -> Path:
 
 def test_cli_ask_streams_then_lists_sources(answer_library: Library, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = _config_file(answer_library, tmp_path)
-    assert main(["ask", "How do I patch an inner tube?", "--corpus", "text-paragraph", "--stream", "--config", str(config)]) == 0
+    assert main(["ask", "How do I patch an inner tube?", "--plain", "--corpus", "text-paragraph", "--stream", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "Sources" in out and "bicycle_maintenance.pdf" in out and re.search(r"\bp\.\d", out)
+
+
+def test_cli_ask_runs_the_agent_and_prints_its_steps(answer_library: Library, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config_file(answer_library, tmp_path)
+    assert main(["ask", "how many grams of salt per litre of pasta water", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    route = next(line for line in lines if line.startswith("route: "))
+    assert "paragraph" in route and "text-paragraph" in route and "[trained: paragraph" in route
+    steps = [line.split(":")[0].split(" (")[0] for line in lines if re.match(r"(route|retrieve|rerank|reflect)\b", line)]
+    assert steps[:4] == ["route", "retrieve", "rerank", "reflect"]
+    assert "Sources" in out and "pasta_guide.html" in out
+    assert main(["ask", "x", "--corpus", "image", "--config", str(config)]) == 2  # --corpus needs --plain
+    assert "--plain" in capsys.readouterr().out
 
 
 def test_cli_serve_embedded_reuses_a_running_server(answer_library: Library, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
