@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
-SYSTEM_TOOLS := tesseract:tesseract-ocr,tesseract-ocr-eng ffmpeg:ffmpeg espeak-ng:espeak-ng
+SYSTEM_TOOLS := tesseract:tesseract-ocr,tesseract-ocr-eng ffmpeg:ffmpeg espeak-ng:espeak-ng chromium:chromium
 # pip's machine-wide config here names index folders that do not exist; hide that noise.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
@@ -41,7 +41,8 @@ $(VLLM_STAMP): constraints.txt
 	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec 2>&1 | $(QUIET_PIP)
 	touch $@
 
-# OCR, video and speech tools from Debian, installed when missing and we may (root + apt).
+# OCR, video and speech tools, and Chromium for the browser tests, from Debian: installed when
+# missing and we may (root + apt).
 # Without them the features that need them are skipped with a note, never broken.
 sysdeps:
 	@missing=""; for spec in $(SYSTEM_TOOLS); do \

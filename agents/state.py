@@ -173,6 +173,35 @@ class FinalEvent:
 Event = RouteEvent | HitsEvent | RerankEvent | TokenEvent | ReflectionEvent | FinalEvent
 
 
+def describe(event: Event) -> str:
+    """One line for a step event (route, hits, rerank, reflection): the CLI prints it, the UI's
+    status panel shows it."""
+    if event.kind == "route":
+        d = event.decision
+        probs = ", ".join(
+            f"{label} {p:.2f}"
+            for label, p in sorted(d.probabilities.items(), key=lambda x: -x[1])[:3]
+        )
+        where = ", ".join(event.corpora) or "none: the model answers alone"
+        why = f"; {d.reason}" if d.reason and event.round == 0 else ""
+        head = "route" if event.round == 0 else f"re-route (round {event.round})"
+        return f"{head}: {'+'.join(event.labels)} -> {where} [{d.decided_by}{': ' + probs if probs else ''}]{why}"
+    if event.kind == "hits":
+        per = {c: sum(h.corpus == c for h in event.hits) for c in event.corpora}
+        return (
+            "retrieve: "
+            + ", ".join(f"{n} hits from {c}" for c, n in per.items())
+            + f" (k={event.k})"
+        )
+    if event.kind == "rerank":
+        best = ", ".join(f"{s.relevance:.2f}" for s in event.kept[:5])
+        return f"rerank: kept {len(event.kept)}{' (' + best + ')' if best else ''}, dropped {len(event.dropped)}"
+    if event.kind == "reflection":
+        v = event.verdict
+        return f"reflect (round {v.round}): {'ok' if v.ok else 'not ok'}, coverage {v.coverage:.2f} -> {v.action}; {v.reason}"
+    return event.kind
+
+
 class AgentState(TypedDict, total=False):
     """The graph's one state. Nodes return the keys they change; lists marked with
     operator.add accumulate over rounds."""

@@ -85,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--embedded", action="store_true", help="the offline CPU model instead of serve.model")
     p.set_defaults(run=_serve)
 
+    p = add_parser("ui", help="the Streamlit chat (streamlit run ui/app.py) on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.set_defaults(run=_ui)
+
     p = add_parser("corpora", help="list the configured corpora and their item counts")
     p.set_defaults(run=_corpora)
 
@@ -200,6 +205,8 @@ def print_answer(events: Iterator[str | Answer], stream: bool) -> Answer:
 def print_agent(events: Iterator[Event], stream: bool) -> AgentAnswer:
     """The agent's steps as they happen (route, hits, re-rank, reflection), the model's text
     when streaming, then the checked answer."""
+    from agents.state import describe
+
     streaming = False
     for event in events:
         if event.kind == "token":
@@ -215,27 +222,6 @@ def print_agent(events: Iterator[Event], stream: bool) -> AgentAnswer:
             return event.answer
         console.print(f"[dim]{escape(describe(event))}[/dim]", highlight=False)
     raise RuntimeError("the agent ended without an answer")
-
-
-def describe(event: Event) -> str:
-    """One line for an agent step event."""
-    if event.kind == "route":
-        d = event.decision
-        probs = ", ".join(f"{label} {p:.2f}" for label, p in sorted(d.probabilities.items(), key=lambda x: -x[1])[:3])
-        where = ", ".join(event.corpora) or "none: the model answers alone"
-        why = f"; {d.reason}" if d.reason and event.round == 0 else ""
-        head = "route" if event.round == 0 else f"re-route (round {event.round})"
-        return f"{head}: {'+'.join(event.labels)} -> {where} [{d.decided_by}{': ' + probs if probs else ''}]{why}"
-    if event.kind == "hits":
-        per = {c: sum(h.corpus == c for h in event.hits) for c in event.corpora}
-        return "retrieve: " + ", ".join(f"{n} hits from {c}" for c, n in per.items()) + f" (k={event.k})"
-    if event.kind == "rerank":
-        best = ", ".join(f"{s.relevance:.2f}" for s in event.kept[:5])
-        return f"rerank: kept {len(event.kept)}{' (' + best + ')' if best else ''}, dropped {len(event.dropped)}"
-    if event.kind == "reflection":
-        v = event.verdict
-        return f"reflect (round {v.round}): {'ok' if v.ok else 'not ok'}, coverage {v.coverage:.2f} -> {v.action}; {v.reason}"
-    return event.kind
 
 
 def show_answer(answer: Answer, stream: bool) -> None:
@@ -284,6 +270,27 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    """Runs Streamlit on the app; the config path reaches it through $MMRAG_CONFIG."""
+    import os
+    import subprocess
+
+    from rag.config import load_config
+
+    config = getattr(args, "config", None)
+    load_config(config)  # a broken config fails here, with its message, not in the browser
+    env = {**os.environ, **({"MMRAG_CONFIG": str(Path(config).resolve())} if config else {})}
+    app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
+               "--server.port", str(args.port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]  # fmt: skip
+    console.print(f"mmrag chat at [bold]http://{args.host}:{args.port}[/bold] (Ctrl-C stops it)")
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _corpora(args: argparse.Namespace) -> int:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import zip_longest
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Library:
         self._retrievers: dict[str, Retriever] = {}
         self._generator: Generator | None = None
         self._server: Server | None = None
+        self._lock = threading.Lock()  # one embedded server even when sessions ask at once
 
     def __enter__(self) -> Library:
         return self
@@ -76,11 +78,14 @@ class Library:
         prune_missing: bool = False,
         rebuild: bool = False,
         progress: bool = True,
+        on_file: Callable[[int, int, str], None] | None = None,
     ) -> IngestReport:
         """Ingest files (or, with no paths, each corpus's configured sources).
 
         Unchanged files are skipped, changed ones replaced; with `prune_missing` the items of
         files that no longer exist are removed; `rebuild` empties the target corpora first.
+        `progress` draws a terminal bar; `on_file(done, total, name)` is called after each
+        file (the UI's progress bar).
         """
         corpora = [self.config.corpus(corpus)] if corpus else self.config.corpora
         if rebuild:
@@ -94,6 +99,8 @@ class Library:
                 outcome = ingest_file(path, targets, self.retriever, self.config)
                 report.outcomes.append(outcome)
                 bar.advance(task)
+                if on_file is not None:
+                    on_file(len(report.outcomes), len(jobs), path.name)
         if prune_missing:
             roots = [Path(p) for p in paths] or [s for c in corpora for s in c.sources]
             report.outcomes.extend(prune(roots, [self.retriever(c.name) for c in corpora]))
@@ -137,20 +144,24 @@ class Library:
     def generator(self) -> Generator:
         """The configured answer model's client; with no base_url, the embedded server is
         started (or an already running one reused)."""
-        if self._generator is None:
-            settings = self.config.generator
-            if settings.base_url:
-                self._generator = Generator(settings.base_url, settings.model, settings, settings.vision)
-            else:
-                self._server = start_embedded(self.config)
-                atexit.register(self._server.stop)
-                small = settings.model_copy(update={
-                    "evidence_sentences": settings.evidence_sentences or self.config.embedded.evidence_sentences,
-                    "evidence_k": min(settings.evidence_k, self.config.embedded.evidence_k),
-                    "max_tokens": min(settings.max_tokens, self.config.embedded.max_tokens),
-                    "extra_body": {**self.config.embedded.extra_body, **settings.extra_body},
-                })  # fmt: skip
-                self._generator = Generator(self._server.base_url, self._server.model, small, vision=False)
+        with self._lock:
+            return self._generator or self._connect()
+
+    def _connect(self) -> Generator:
+        """The generator client (starting the embedded server when there is no base_url)."""
+        settings = self.config.generator
+        if settings.base_url:
+            self._generator = Generator(settings.base_url, settings.model, settings, settings.vision)
+        else:
+            self._server = start_embedded(self.config)
+            atexit.register(self._server.stop)
+            small = settings.model_copy(update={
+                "evidence_sentences": settings.evidence_sentences or self.config.embedded.evidence_sentences,
+                "evidence_k": min(settings.evidence_k, self.config.embedded.evidence_k),
+                "max_tokens": min(settings.max_tokens, self.config.embedded.max_tokens),
+                "extra_body": {**self.config.embedded.extra_body, **settings.extra_body},
+            })  # fmt: skip
+            self._generator = Generator(self._server.base_url, self._server.model, small, vision=False)
         return self._generator
 
     def ask(self, question: str, corpus: str | None = None, image: str | Path | None = None, k: int | None = None) -> Answer:

@@ -1,0 +1,84 @@
+"""The Streamlit app under streamlit.testing's AppTest: the real Agent on the sample corpora,
+answering through the real embedded vLLM CPU server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import free_port
+
+APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
+
+
+def app(config: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("MMRAG_CONFIG", str(config))
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def config_file(tmp_path: Path, data_dir: Path, extra: str = "", port: int | None = None) -> Path:
+    path = tmp_path / "mmrag.toml"
+    embedded = f"[embedded]\nport = {port}\n" if port else ""
+    path.write_text(f'data_dir = "{data_dir}"\n{extra}{embedded}')
+    return path
+
+
+@pytest.mark.server
+def test_a_question_gets_an_answer_with_citations_and_the_steps(
+    answer_library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = answer_library.config
+    at = app(config_file(tmp_path, config.data_dir, port=config.embedded.port), monkeypatch)
+    assert not at.error  # the embedded generator is reachable: no banner
+    at.chat_input[0].set_value("how many grams of salt per litre of pasta water").run()
+    assert not at.exception, at.exception
+    user, bot = at.chat_message[0], at.chat_message[1]
+    assert user.name == "user" and bot.name == "assistant"
+    steps = [t.value for t in bot.status[0].text] if bot.status else []
+    assert any(s.startswith("route: paragraph") and "fast router" in s for s in steps), steps
+    assert any(s.startswith("retrieve: ") for s in steps) and any(s.startswith("rerank: kept") for s in steps)
+    assert any(s.startswith("reflect (round 0)") for s in steps)
+    markdown = " ".join(m.value for m in bot.markdown)
+    assert "**Sources**" in markdown and "pasta\\_guide\\.html" in markdown
+    assert "(#m1-source-1)" in markdown  # the answer's [1] links to its card
+    assert bot.status[0].state == "complete"
+    at.chat_input[0].set_value("What does the cat look like?").run()  # history is kept
+    assert len(at.chat_message) == 4 and at.chat_message[0].text[0].value.startswith("how many grams")
+
+
+def test_an_upload_is_ingested_with_a_progress_bar_and_a_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(config_file(tmp_path, tmp_path / "data"), monkeypatch)
+    text = b"The lighthouse keeper lit the lamp at dusk every evening for forty years."
+    at.sidebar.file_uploader[0].set_value([("lighthouse.txt", text, "text/plain"), ("broken.pdf", b"%PDF-1.4 nonsense", "application/pdf")]).run()  # fmt: skip
+    at.sidebar.button[0].click().run()
+    assert not at.exception, at.exception
+    table = at.sidebar.dataframe[-1].value
+    outcome = dict(zip(table["file"], table["status"], strict=True))
+    assert outcome == {"lighthouse.txt": "ingested", "broken.pdf": "failed"}
+    assert table["reason"][list(table["file"]).index("broken.pdf")]  # the failure says why
+    at.run()
+    counts = dict(zip(at.sidebar.dataframe[0].value["corpus"], at.sidebar.dataframe[0].value["items"], strict=True))  # fmt: skip
+    assert counts["text-paragraph"] >= 1 and counts["text-document"] >= 1
+    stored = list((tmp_path / "data" / "uploads").rglob("*"))
+    assert {p.name for p in stored if p.is_file()} == {"lighthouse.txt", "broken.pdf"}
+
+
+def test_an_unreachable_generator_shows_a_banner_and_search_still_works(
+    sample_library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = f'[generator]\nbase_url = "http://127.0.0.1:{free_port()}/v1"\n'
+    at = app(config_file(tmp_path, sample_library.config.data_dir, dead), monkeypatch)
+    assert at.error and "unreachable" in at.error[0].value and "search still works" in at.error[0].value
+    at.chat_input[0].set_value("how many grams of salt per litre of pasta water").run()
+    assert not at.exception, at.exception
+    bot = at.chat_message[1]
+    assert bot.warning and "Showing search results only" in bot.warning[0].value
+    markdown = " ".join(m.value for m in bot.markdown)
+    assert "pasta\\_guide\\.html" in markdown

@@ -1,0 +1,250 @@
+"""The Streamlit chat: `mmrag ui` (or `streamlit run ui/app.py`). The same config
+($MMRAG_CONFIG, ./mmrag.toml or the defaults) and the same Agent as the CLI and the API.
+
+Each question runs Agent.stream: its step events fill an st.status panel as they come, its
+tokens stream into the answer, and the checked answer replaces the draft, followed by one
+source card per citation. The sidebar lists the corpora, ingests uploads with a progress bar
+and the per-file report, and holds the session's settings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from agents.agent import Agent
+from agents.state import AgentAnswer, Event, describe
+from rag.config import Config, load_config
+from rag.errors import GeneratorError, MmragError, ServerError
+from rag.library import Library
+from rag.serving import models_at, vllm_python
+from ui.views import hit_card, ingest_table, linked, source_cards, step_lines
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
+ROUTERS = ["hybrid", "trained", "llm"]
+DECIDED = {"trained": "fast router", "llm": "LLM router", "forced": "forced"}
+
+
+@st.cache_resource(show_spinner="Loading the corpora…")
+def library(config_json: str) -> Library:
+    """One Library per store + generator config, shared by every session of this server."""
+    return Library(Config.model_validate_json(config_json))
+
+
+@st.cache_resource(show_spinner=False)
+def agent(config_json: str) -> Agent:
+    config = Config.model_validate_json(config_json)
+    store = config.model_copy(update={"agent": Config().agent})  # the library ignores [agent]
+    return Agent(library(store.model_dump_json()), config.agent)
+
+
+def settings(base: Config) -> Config:
+    """The sidebar's settings applied to the file's config (this session only)."""
+    st.sidebar.header("Settings")
+    url = st.sidebar.text_input(
+        "Generator base URL", base.generator.base_url or "", placeholder="empty: the embedded model",
+        help="An OpenAI-compatible server (vLLM), e.g. http://127.0.0.1:8000/v1",
+    )  # fmt: skip
+    k = st.sidebar.number_input("Evidence kept (k)", 1, 20, base.agent.k or base.generator.evidence_k)
+    router = st.sidebar.selectbox("Router", ROUTERS, ROUTERS.index(base.agent.router))
+    rounds = st.sidebar.number_input("Reflection rounds", 0, 5, base.agent.reflection_rounds)
+    generator = base.generator.model_copy(update={"base_url": url.strip() or None})
+    agent_config = base.agent.model_copy(update={"k": int(k), "router": router, "reflection_rounds": int(rounds)})  # fmt: skip
+    return base.model_copy(update={"generator": generator, "agent": agent_config})
+
+
+def generator_problem(config: Config) -> str | None:
+    """Why answers cannot be generated right now, or None."""
+    url = config.generator.base_url
+    if url:
+        return None if models_at(url) is not None else f"The generator at {url} is unreachable."
+    try:
+        vllm_python(config.serve)
+    except ServerError as exc:
+        return f"The embedded model cannot start: {exc}"
+    return None
+
+
+def corpora_panel(lib: Library) -> None:
+    st.sidebar.header("Corpora")
+    counts = lib.counts()
+    rows = [{"corpus": c.name, "items": counts[c.name]} for c in lib.config.corpora]
+    st.sidebar.dataframe(rows, hide_index=True, width="stretch")
+
+
+def upload_panel(lib: Library) -> None:
+    """Files saved under the data folder's uploads/ (name only: no path from the browser is
+    trusted), then ingested into the chosen corpus or by type, with a progress bar."""
+    st.sidebar.header("Add files")
+    names = ["by file type", *(c.name for c in lib.config.corpora)]
+    target = st.sidebar.selectbox("Into corpus", names)
+    files = st.sidebar.file_uploader("Files", accept_multiple_files=True, key="uploads")
+    if not st.sidebar.button("Ingest", disabled=not files):
+        return
+    folder = lib.config.data_dir / "uploads" / uuid.uuid4().hex[:8]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for upload in files or []:
+        name = Path(upload.name).name.lstrip(".") or "upload"
+        path = folder / name
+        path.write_bytes(upload.getvalue())
+        paths.append(path)
+    bar = st.sidebar.progress(0.0, text="Ingesting…")
+
+    def advance(done: int, total: int, name: str) -> None:
+        bar.progress(done / max(total, 1), text=f"{done}/{total} {name}")
+
+    corpus = None if target == names[0] else target
+    report = lib.ingest(paths, corpus, progress=False, on_file=advance)
+    bar.progress(1.0, text=f"Done: {len(report.by_status('ingested'))} ingested, {len(report.by_status('failed'))} failed")  # fmt: skip
+    with st.sidebar:
+        ingest_table(report)
+
+
+def show_message(message: dict[str, Any], index: int) -> None:
+    """A past turn: the question, or the answer with its steps (collapsed) and sources."""
+    with st.chat_message(message["role"]):
+        if message.get("image"):
+            st.image(message["image"], width=200)
+        if message["role"] == "user":
+            st.text(message["text"])
+            return
+        if message.get("steps"):
+            with st.expander(message["summary"]):
+                for line in message["steps"]:
+                    st.text(line)
+        answer: AgentAnswer | None = message.get("answer")
+        if answer is None:
+            st.text(message["text"])
+            return
+        st.markdown(linked(answer.text, index, len(answer.citations)))
+        for note in answer.notes:
+            st.caption(note)
+        source_cards(answer, index)
+
+
+def run_agent(bot: Agent, question: str, image: str | None, index: int) -> dict[str, Any]:
+    """Runs one question, showing steps and streamed text live; returns the turn to keep."""
+    steps: list[str] = []
+    status = st.status("Routing…", expanded=False)
+    draft = st.empty()
+    final: dict[str, AgentAnswer] = {}
+
+    def tokens(events: Any) -> Any:
+        for event in events:
+            if event.kind == "token":
+                yield event.text
+            elif event.kind == "final":
+                final["answer"] = event.answer
+            else:
+                for line in lines_of(event):
+                    steps.append(line)
+                    status.text(line)
+                status.update(label=label_of(event))
+
+    with draft:
+        st.write_stream(tokens(bot.stream(question, image)))
+    answer = final["answer"]
+    summary = summary_of(answer)
+    status.update(label=summary, state="complete" if answer.ok or answer.grounding == "model" else "error")
+    draft.markdown(linked(answer.text, index, len(answer.citations)))
+    for note in answer.notes:
+        st.caption(note)
+    source_cards(answer, index)
+    return {"role": "assistant", "text": answer.text, "answer": answer, "steps": steps, "summary": summary}
+
+
+def lines_of(event: Event) -> list[str]:
+    line = describe(event)
+    for name, said in DECIDED.items():
+        line = line.replace(f"[{name}", f"[{said}")
+    if event.kind == "rerank":
+        return [line, *("  " + s for s in step_lines(event.kept, event.dropped))]
+    return [line]
+
+
+def label_of(event: Event) -> str:
+    return {"route": "Searching…", "hits": "Re-ranking…", "rerank": "Writing the answer…", "reflection": "Checking the answer…"}.get(event.kind, "Working…")  # fmt: skip
+
+
+def summary_of(answer: AgentAnswer) -> str:
+    route = answer.route
+    where = "+".join(route.labels) if route else "?"
+    by = DECIDED.get(route.decided_by, route.decided_by) if route else ""
+    verdict = "supported" if answer.ok else ("model only" if answer.grounding == "model" else "not supported")
+    return f"Route {where} ({by}) · kept {len(answer.kept)} · searched {', '.join(answer.searched) or 'nothing'} · {verdict} · {answer.timings.get('total_s', 0):.1f} s"  # fmt: skip
+
+
+def search_only(bot: Agent, question: str, image: str | None, problem: str) -> dict[str, Any]:
+    """No generator: the routed corpora's hits, shown as cards, so search keeps working."""
+    st.warning(f"{problem} Showing search results only.")
+    hits = []
+    for corpus in routed_corpora(bot, question):
+        hits += bot.library.search(question, corpus=corpus, k=bot.k, image=image)
+    for hit in hits:
+        with st.container(border=True):
+            hit_card(None, hit)
+    text = f"Search results only ({len(hits)} hits): {problem}"
+    return {"role": "assistant", "text": text, "answer": None}
+
+
+def routed_corpora(bot: Agent, question: str) -> tuple[str, ...]:
+    """The fast router's corpora when it is there (no LLM needed), else every non-empty one."""
+    mapping = bot.mapping()
+    trained = bot.router().trained
+    if trained is not None:
+        label = next(label for label, _ in trained.route(question) if label in mapping and label != "no")
+        return mapping[label]  # type: ignore[index]
+    return tuple(name for label, names in mapping.items() for name in names)
+
+
+def main() -> None:
+    st.set_page_config(page_title="mmrag", page_icon=":mag:", layout="wide")
+    try:
+        config = settings(load_config())
+    except MmragError as exc:
+        st.error(f"Configuration error: {exc}")
+        return
+    store = config.model_copy(update={"agent": Config().agent})
+    lib = library(store.model_dump_json())
+    bot = agent(config.model_dump_json())
+    corpora_panel(lib)
+    upload_panel(lib)
+    st.title("mmrag")
+    problem = generator_problem(config)
+    if problem:
+        st.error(f"{problem} Answers are off; search still works.", icon=":material/cloud_off:")
+    history: list[dict[str, Any]] = st.session_state.setdefault("messages", [])
+    for index, message in enumerate(history):
+        show_message(message, index)
+    prompt = st.chat_input("Ask about your documents, images and videos", accept_file=True, file_type=IMAGE_TYPES)  # fmt: skip
+    if not prompt:
+        return
+    question = (prompt.text if not isinstance(prompt, str) else prompt).strip()
+    files = [] if isinstance(prompt, str) else list(prompt.files)
+    image = None
+    if files:
+        path = lib.config.data_dir / "queries" / f"{uuid.uuid4().hex}{Path(files[0].name).suffix.lower()}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(files[0].getvalue())
+        image = str(path)
+    if not question:
+        st.warning("Type a question (an image can go with it).")
+        return
+    history.append({"role": "user", "text": question, "image": image})
+    show_message(history[-1], len(history) - 1)
+    with st.chat_message("assistant"):
+        if problem:
+            turn = search_only(bot, question, image, problem)
+        else:
+            try:
+                turn = run_agent(bot, question, image, len(history))
+            except GeneratorError as exc:
+                turn = search_only(bot, question, image, str(exc))
+    history.append(turn)
+
+
+main()
