@@ -285,7 +285,7 @@ def _ui(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
                "--server.port", str(args.port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]  # fmt: skip
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]  # fmt: skip
     console.print(f"mmrag chat at [bold]http://{args.host}:{args.port}[/bold] (Ctrl-C stops it)")
     try:
         return subprocess.call(command, env=env)

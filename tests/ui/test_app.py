@@ -82,3 +82,19 @@ def test_an_unreachable_generator_shows_a_banner_and_search_still_works(
     assert bot.warning and "Showing search results only" in bot.warning[0].value
     markdown = " ".join(m.value for m in bot.markdown)
     assert "pasta\\_guide\\.html" in markdown
+
+
+@pytest.mark.server
+def test_an_image_attached_to_a_question_is_shown_and_searched_with(
+    answer_library, samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = answer_library.config
+    at = app(config_file(tmp_path, config.data_dir, port=config.embedded.port), monkeypatch)
+    photo = (samples / "images" / "chelsea_the_cat.jpg").read_bytes()
+    at.chat_input[0].upload("mine.jpg", photo, "image/jpeg").set_value("What color is the cat in the photo?").run()  # fmt: skip
+    assert not at.exception, at.exception
+    user = at.chat_message[0]
+    assert user.image and user.text[0].value == "What color is the cat in the photo?"
+    saved = list((config.data_dir / "queries").glob("*.jpg"))
+    assert saved and saved[0].read_bytes() == photo  # kept for the history and the image query
+    assert at.chat_message[1].status[0].state in ("complete", "error")  # the run finished
