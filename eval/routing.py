@@ -18,7 +18,6 @@ the two baselines (MiniLM embedding + logistic regression, word+char TF-IDF + li
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -50,6 +49,7 @@ from agents.routing import (
     train,
 )
 from agents.state import RouteDecision
+from eval.report import confusion_plot, figures_table, meta, write
 from rag.library import Library
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -307,11 +307,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             policy = policy_router(args.router, library, args.model)
             result = {"router": args.router, "model": str(args.model), "answer_model": library.generator().model}
             result |= evaluate_policy(policy, questions, labels, args.latency_sample)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_report(result, args)
     print(report(result))
     return 0
+
+
+def write_report(result: dict[str, Any], args: argparse.Namespace) -> None:
+    """The JSON result (with command, meta and flat figures) and its markdown report with the
+    confusion-matrix plot, at --json or eval/results/routing-<name>.json."""
+    metrics_ = result.get("chosen", result)
+    figures = {"accuracy": metrics_["accuracy"], "macro_f1": float(np.mean([v["f1"] for v in metrics_["per_label"].values()]))}  # fmt: skip
+    figures |= {f"{label} f1": v["f1"] for label, v in metrics_["per_label"].items()}
+    if "ece" in metrics_:
+        figures["ece"] = metrics_["ece"]
+    if lat := metrics_.get("latency_ms"):
+        figures |= {"latency_p50_ms": lat["p50"], "latency_p95_ms": lat["p95"]}
+    name = (args.data if args.cv else args.queries).stem
+    result |= {"command": "routing", "meta": meta(None, router=args.router, cv=args.cv), "figures": figures}
+    out = args.json or Path("eval/results") / f"routing-{name}{'-cv' if args.cv else ''}.json"
+    title = f"Routing: {name} ({f'{args.cv}-fold CV' if args.cv else args.router + ' router'})"
+    body = ["```", *format_metrics(metrics_), "```", "", *figures_table(figures)]
+    write(result, out, title, body, {"confusion": confusion_plot(metrics_["confusion"], LABELS)})
 
 
 if __name__ == "__main__":

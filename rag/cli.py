@@ -18,6 +18,13 @@ from rich.table import Table
 from rag.errors import MmragError
 
 LABELS = ("no", "paragraph", "document", "image", "clip", "video")  # agents.state.LABELS, without importing the agent
+EVALS = {
+    "routing": "router accuracy, per-label P/R/F1, confusion, latency",
+    "retrieval": "Recall@k, nDCG@10, MRR@10, MAP on a BEIR folder",
+    "answers": "EM, F1, ROUGE-L, citations, faithfulness of the agent's answers",
+    "latency": "per-step p50/p95 of the agent",
+    "compare": "two result files side by side, with deltas",
+}
 
 if TYPE_CHECKING:
     from agents.state import AgentAnswer, Event
@@ -104,10 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="model folder (default: the shipped agents/router_model)")
     p.set_defaults(run=_router_train)
 
-    p = add_parser("eval", help="offline evaluation (`mmrag eval routing --help`)")
+    p = add_parser("eval", help="offline evaluation: routing, retrieval, answers, latency, compare")
     evals = p.add_subparsers(required=True, metavar="WHAT")
-    p = evals.add_parser("routing", add_help=False, help="router accuracy, per-label P/R/F1, confusion, latency")
-    p.set_defaults(run=_eval_routing, passthrough=True)  # its arguments are eval.routing's
+    for name, what in EVALS.items():  # their arguments are their modules' (`mmrag eval NAME --help`)
+        evals.add_parser(name, add_help=False, help=what).set_defaults(run=_eval, passthrough=True, module=name)
 
     p = add_parser("demo", help="build the samples, ingest them and run example searches")
     p.add_argument("--dir", type=Path, default=Path(".demo"), help="where the demo keeps its data")
@@ -245,11 +252,12 @@ def _router_train(args: argparse.Namespace) -> int:
     return train_main([*(["--data", str(args.data)] if args.data else []), *(["--out", str(args.out)] if args.out else [])])
 
 
-def _eval_routing(args: argparse.Namespace) -> int:
-    from eval.routing import main as routing_main
+def _eval(args: argparse.Namespace) -> int:
+    import importlib
 
+    module = importlib.import_module(f"eval.{'report' if args.module == 'compare' else args.module}")
     config = getattr(args, "config", None)
-    return routing_main([*(["--config", str(config)] if config else []), *args.extra])
+    return module.main([*(["--config", str(config)] if config and args.module != "compare" else []), *args.extra])
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -1,0 +1,132 @@
+"""Retrieval evaluation on a BEIR-layout dataset: Recall@1/5/10, nDCG@10, MRR@10, MAP@k.
+
+    mmrag eval retrieval --beir DIR [--granularity paragraph|document] [--k 10]
+                         [--mode retrieve|rerank|agent|routed] [--limit N] [--json OUT]
+
+The corpus is ingested into a fresh temporary store through the normal ingest path (one text
+file per document, the configured text corpus's chunking and encoder); a chunk's hit counts
+for its document. Modes:
+- retrieve: the text retriever's ranking;
+- rerank: the same candidates ordered by the agent's re-ranker relevance;
+- agent: the evidence the full agent kept (route forced to the granularity; needs the answer
+  model, so use --limit);
+- routed: both text granularities ingested; the trained router picks the label per query, a
+  label that is not a text granularity retrieves nothing (routing errors become misses).
+Queries with two or more relevant documents (multi-hop) are also reported on their own.
+Writes OUT (JSON) and OUT.md with a recall@k plot; the last line printed is
+`ndcg@10=<float> recall@5=<float>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.progress import track
+
+from agents.agent import Agent
+from eval import metrics, report
+from eval.beir import Beir, indexed, ranking
+from rag.config import Config, CorpusConfig, default_corpora, load_config
+from rag.library import Library
+
+MODES = ("retrieve", "rerank", "agent", "routed")
+CANDIDATES = 3  # hits fetched per document wanted: a document may have several chunks
+
+
+def text_corpora(config: Config, granularities: Sequence[str]) -> list[CorpusConfig]:
+    """The configured text corpus of each granularity (the default one where none is set)."""
+    pool = [c for c in config.corpora if c.modality == "text"] + [c for c in default_corpora() if c.modality == "text"]  # fmt: skip
+    return [next(c for c in pool if c.granularity == g) for g in granularities]
+
+
+def scores(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]], k: int) -> dict[str, Any]:
+    """Mean metrics over the queries, the recall@1..k curve and per-query values."""
+    per_query = {
+        q: {
+            "recall@1": metrics.recall_at(r, qrels[q], 1), "recall@5": metrics.recall_at(r, qrels[q], 5),
+            "recall@10": metrics.recall_at(r, qrels[q], 10), "ndcg@10": metrics.ndcg_at(r, qrels[q], 10),
+            "mrr@10": metrics.mrr_at(r, qrels[q], 10), f"map@{k}": metrics.average_precision_at(r, qrels[q], k),
+        }
+        for q, r in rankings.items()
+    }  # fmt: skip
+    names = next(iter(per_query.values()), {}).keys()
+    means = {n: float(np.mean([v[n] for v in per_query.values()])) for n in names}
+    curve = [float(np.mean([metrics.recall_at(r, qrels[q], i) for q, r in rankings.items()])) for i in range(1, k + 1)]  # fmt: skip
+    return {"figures": means, "recall_curve": curve, "per_query": per_query}
+
+
+def rank(library: Library, agent: Agent, question: str, mode: str, corpus: str, k: int, stems: dict[str, str]) -> tuple[list[str], str]:  # fmt: skip
+    """Document ranking for one question, and the corpus it came from."""
+    if mode == "routed":
+        label = agent.router().trained.route(question)[0][0]  # type: ignore[union-attr]
+        names = agent.mapping().get(label, ())  # type: ignore[call-overload]
+        if label not in ("paragraph", "document") or not names:
+            return [], label
+        corpus = names[0]
+    if mode == "agent":
+        answer = agent.ask(question, route=library.config.corpus(corpus).granularity)  # type: ignore[arg-type]
+        return ranking([s.hit for s in answer.kept], stems), corpus
+    hits = library.search(question, corpus=corpus, k=k * CANDIDATES)
+    if mode == "rerank":
+        scored = agent.reranker.score(question, hits)
+        hits = [s.hit for s in sorted(scored, key=lambda s: -s.relevance)]
+    return ranking(hits, stems)[:k], corpus
+
+
+def run(beir: Beir, config: Config, granularity: str, mode: str, k: int, limit: int | None, workdir: Path) -> dict[str, Any]:  # fmt: skip
+    corpora = text_corpora(config, ("paragraph", "document") if mode == "routed" else (granularity,))
+    with indexed(beir, config, corpora, workdir) as (library, stems, ingest_s):
+        agent = Agent(library, config.agent.model_copy(update={"router": "trained"}) if mode == "routed" else config.agent)  # fmt: skip
+        qids = beir.judged()[:limit] if limit else beir.judged()
+        rankings, routed, start = {}, {}, time.perf_counter()
+        for q in track(qids, description=f"{mode}: {len(qids)} queries"):
+            rankings[q], routed[q] = rank(library, agent, beir.queries[q], mode, corpora[0].name, k, stems)
+        query_s = time.perf_counter() - start
+    result = scores(rankings, beir.qrels, k)
+    multi = {q: r for q, r in rankings.items() if sum(g > 0 for g in beir.qrels[q].values()) >= 2}
+    if multi:
+        result["figures"] |= {f"multi-hop {n}": v for n, v in scores(multi, beir.qrels, k)["figures"].items()}
+    result["figures"] |= {"ingest_s": ingest_s, "queries_per_s": len(qids) / max(query_s, 1e-9)}
+    counts: dict[str, int] = {}
+    for where in routed.values():
+        counts[where] = counts.get(where, 0) + 1
+    return result | {"routed": counts, "documents": len(beir.corpus), "queries": len(qids), "multi_hop_queries": len(multi)}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mmrag eval retrieval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--beir", type=Path, required=True, help="BEIR folder")
+    parser.add_argument("--granularity", choices=("paragraph", "document"), default="paragraph")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--mode", choices=MODES, default="retrieve")
+    parser.add_argument("--split", default="test", help="qrels/<split>.tsv (else qrels.tsv)")
+    parser.add_argument("--limit", type=int, help="only the first N judged queries")
+    parser.add_argument("--config", type=Path, help="mmrag config (encoders, agent settings)")
+    parser.add_argument("--json", type=Path, help="result file (default eval/results/retrieval-<dataset>-<mode>.json)")
+    args = parser.parse_args(argv)
+    beir, config = Beir.load(args.beir, args.split), load_config(args.config)
+    with tempfile.TemporaryDirectory(prefix="mmrag-eval-") as tmp:
+        result = run(beir, config, args.granularity, args.mode, args.k, args.limit, Path(tmp))
+    name = f"{args.beir.resolve().name} · {args.mode} · {args.granularity}"
+    result = {"command": "retrieval", "dataset": str(args.beir), "mode": args.mode, "granularity": args.granularity,
+              "meta": report.meta(config, k=args.k, candidates=args.k * CANDIDATES)} | result  # fmt: skip
+    out = args.json or Path("eval/results") / f"retrieval-{args.beir.resolve().name}-{args.mode}.json"
+    body = [f"{result['documents']} documents, {result['queries']} queries ({result['multi_hop_queries']} multi-hop).", "", *report.figures_table(result["figures"])]  # fmt: skip
+    md = report.write(result, out, f"Retrieval: {name}", body, {"recall-curve": report.curve_plot({args.mode: result["recall_curve"]}, "k", "recall@k")})  # fmt: skip
+    for line in report.figures_table(result["figures"])[2:]:
+        print(line)
+    print(f"wrote {out} and {md}")
+    f = result["figures"]
+    print(f"ndcg@10={f['ndcg@10']:.4f} recall@5={f['recall@5']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
