@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     p = add_parser("ask", help="a grounded answer with citations, by the agent (route, re-rank, reflect)")
     p.add_argument("question")
     p.add_argument("--image", type=Path, help="an image to search with")
-    p.add_argument("--route", choices=LABELS, help="force the first route instead of the router's choice")
+    p.add_argument("--route", type=_labels, metavar="LABEL[,LABEL...]",
+                   help=f"force the route (then re-route in this order) instead of the router's; labels: {', '.join(LABELS)}")
     p.add_argument("--plain", action="store_true",
                    help="no agent: search every non-empty corpus (or --corpus) and answer once")
     p.add_argument("--corpus", help="with --plain: answer from this corpus only")
@@ -176,6 +177,14 @@ def print_hits(hits: list[Hit], title: str) -> None:
         )
         console.print(f"      {escape(hit.snippet(200))}", soft_wrap=True, highlight=False)
     console.print()
+
+
+def _labels(text: str) -> tuple[str, ...]:
+    labels = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = [x for x in labels if x not in LABELS]
+    if not labels or unknown:
+        raise argparse.ArgumentTypeError(f"unknown label(s) {unknown or text!r}; use {', '.join(LABELS)}")
+    return labels
 
 
 def _ask(args: argparse.Namespace) -> int:

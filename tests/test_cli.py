@@ -53,3 +53,12 @@ def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("mmrag")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "ingest" in result.stdout and "search" in result.stdout
+
+
+def test_ask_route_takes_known_labels_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    from rag.cli import _labels
+
+    assert _labels("paragraph, clip") == ("paragraph", "clip")
+    with pytest.raises(SystemExit):
+        main(["ask", "x", "--route", "paragraph,bogus"])
+    assert "unknown label(s) ['bogus']" in capsys.readouterr().err
