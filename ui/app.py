@@ -241,8 +241,10 @@ def main() -> None:
             turn = search_only(bot, question, image, problem)
         else:
             try:
+                with st.spinner("Starting the answer model (the embedded one takes about a minute the first time)…"):
+                    bot.library.generator()
                 turn = run_agent(bot, question, image, len(history))
-            except GeneratorError as exc:
+            except (GeneratorError, ServerError) as exc:
                 turn = search_only(bot, question, image, str(exc))
     history.append(turn)
 
