@@ -86,6 +86,7 @@ class IngestConfig(_Strict):
     max_image_side: int = Field(1024, ge=64)
     ocr: bool = True
     asr_model: str | None = "tiny.en"
+    max_upload_mb: float = Field(200.0, gt=0)  # the chat's uploads
 
 
 class GeneratorConfig(_Strict):

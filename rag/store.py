@@ -120,12 +120,10 @@ class CorpusIndex:
         return [by_id[i] for i in ids if i in by_id]
 
     def query(self, embedding: np.ndarray, k: int) -> list[Hit]:
-        """Nearest items, scored by cosine similarity to `embedding`."""
-        n = min(k, self.count())
-        if n == 0:
-            return []
+        """Nearest items, scored by cosine similarity to `embedding`. Chroma returns fewer
+        than k for a small or empty collection; no count() first (it costs ~4 ms at 100k)."""
         res = self.collection.query(
-            query_embeddings=[embedding], n_results=n, include=["documents", "metadatas", "distances"]
+            query_embeddings=[embedding], n_results=k, include=["documents", "metadatas", "distances"]
         )
         rows = zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)
         return [_hit(self.corpus.name, i, d, m, 1.0 - dist) for i, d, m, dist in rows]

@@ -21,6 +21,7 @@ from rag.config import Config, load_config
 from rag.errors import GeneratorError, MmragError, ServerError
 from rag.library import Library
 from rag.serving import models_at, vllm_python
+from rag.uploads import UploadRefused, save_upload
 from ui.views import hit_card, ingest_table, linked, source_cards, step_lines
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
@@ -77,21 +78,25 @@ def corpora_panel(lib: Library) -> None:
 
 def upload_panel(lib: Library) -> None:
     """Files saved under the data folder's uploads/ (name only: no path from the browser is
-    trusted), then ingested into the chosen corpus or by type, with a progress bar."""
+    trusted; unknown types and oversized files are refused), then ingested into the chosen
+    corpus or by type, with a progress bar."""
     st.sidebar.header("Add files")
     names = ["by file type", *(c.name for c in lib.config.corpora)]
     target = st.sidebar.selectbox("Into corpus", names)
     files = st.sidebar.file_uploader("Files", accept_multiple_files=True, key="uploads")
     if not st.sidebar.button("Ingest", disabled=not files):
         return
-    folder = lib.config.data_dir / "uploads" / uuid.uuid4().hex[:8]
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    folder = lib.config.data_dir / "uploads"
+    paths, refused = [], []
     for upload in files or []:
-        name = Path(upload.name).name.lstrip(".") or "upload"
-        path = folder / name
-        path.write_bytes(upload.getvalue())
-        paths.append(path)
+        try:
+            paths.append(save_upload(upload.name, upload.getvalue(), folder, lib.config.ingest.max_upload_mb))
+        except UploadRefused as exc:
+            refused.append(str(exc))
+    for reason in refused:
+        st.sidebar.error(f"Not saved: {reason}")
+    if not paths:
+        return
     bar = st.sidebar.progress(0.0, text="Ingesting…")
 
     def advance(done: int, total: int, name: str) -> None:

@@ -56,18 +56,21 @@ def test_an_upload_is_ingested_with_a_progress_bar_and_a_report(
 ) -> None:
     at = app(config_file(tmp_path, tmp_path / "data"), monkeypatch)
     text = b"The lighthouse keeper lit the lamp at dusk every evening for forty years."
-    at.sidebar.file_uploader[0].set_value([("lighthouse.txt", text, "text/plain"), ("broken.pdf", b"%PDF-1.4 nonsense", "application/pdf")]).run()  # fmt: skip
+    files = [("../../lighthouse.txt", text, "text/plain"), ("broken.pdf", b"%PDF-1.4 nonsense", "application/pdf"), ("tool.exe", b"MZ", "application/octet-stream")]  # fmt: skip
+    at.sidebar.file_uploader[0].set_value(files).run()
     at.sidebar.button[0].click().run()
     assert not at.exception, at.exception
     table = at.sidebar.dataframe[-1].value
     outcome = dict(zip(table["file"], table["status"], strict=True))
     assert outcome == {"lighthouse.txt": "ingested", "broken.pdf": "failed"}
     assert table["reason"][list(table["file"]).index("broken.pdf")]  # the failure says why
+    assert any("tool.exe: unknown file type" in e.value for e in at.sidebar.error)
     at.run()
     counts = dict(zip(at.sidebar.dataframe[0].value["corpus"], at.sidebar.dataframe[0].value["items"], strict=True))  # fmt: skip
     assert counts["text-paragraph"] >= 1 and counts["text-document"] >= 1
-    stored = list((tmp_path / "data" / "uploads").rglob("*"))
-    assert {p.name for p in stored if p.is_file()} == {"lighthouse.txt", "broken.pdf"}
+    uploads = tmp_path / "data" / "uploads"
+    assert sorted(p.name for p in uploads.iterdir()) == ["broken.pdf", "lighthouse.txt"]
+    assert list(tmp_path.rglob("lighthouse.txt")) == [uploads / "lighthouse.txt"]  # "../../" went nowhere
 
 
 def test_an_unreachable_generator_shows_a_banner_and_search_still_works(
