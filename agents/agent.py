@@ -39,8 +39,8 @@ class Agent:
         config: AgentConfig | None = None,
         trained_router: ProbabilisticRouter | None = _UNSET,
     ):
-        """`trained_router`: left out, the shipped one is loaded when the router mode needs
-        it; None: no trained router (the LLM routes)."""
+        """`trained_router`: left out, the shipped one is loaded (the router in trained and
+        hybrid modes, the fallback when the LLM router fails); None: no trained router."""
         self.library = library
         self.config = config or library.config.agent
         self._trained = trained_router
@@ -70,10 +70,8 @@ class Agent:
         with self._lock:
             if self._router is None:
                 trained = self._trained
-                if trained is _UNSET:
-                    trained = (
-                        load_trained() if self.config.router in ("trained", "hybrid") else None
-                    )
+                if trained is _UNSET:  # also in llm mode: it decides when the LLM router fails
+                    trained = load_trained()
                 llm = LLMRouter(
                     self.library.generator, self.library.config, self.config.router_max_tokens
                 )

@@ -20,6 +20,7 @@ from typing import Literal
 from agents.config import AgentConfig, prompt
 from agents.state import Action, Label, Verdict
 from rag.answer import Answer
+from rag.errors import GeneratorError
 from rag.generator import Generator
 from rag.grounding import NO_ANSWER, content_words
 from rag.items import Hit
@@ -94,11 +95,16 @@ class Reflector:
                 f"cited evidence covers {cover:.0%} of the question (< {self.config.min_coverage:.0%})"
             )
         if mode == "llm" and supported:
-            judgement = self.judge(question, answer)
+            try:
+                judgement: Judgement | None = self.judge(question, answer)
+            except GeneratorError as exc:  # the cheap check stands, labelled
+                judgement, mode = None, "cheap"
+                why.append(f"LLM check unavailable ({exc}); cheap check only")
             if judgement == "unsupported":
                 supported = False
-            sufficient = judgement == "supported"
-            if judgement != "supported":
+            if judgement is not None:
+                sufficient = judgement == "supported"
+            if judgement not in (None, "supported"):
                 why.append(f"the model judged the answer {judgement}")
         ok = supported and sufficient
         action, reason = next_action(

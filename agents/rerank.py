@@ -24,6 +24,7 @@ Adaptive up-to-k: keep at most k hits whose relevance reaches the threshold, bes
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ import numpy as np
 
 from agents.config import AgentConfig, prompt
 from agents.state import Reranked, Scored
+from rag.errors import GeneratorError
 from rag.grounding import DEFAULT_GROUNDING, content_words, sentences
 from rag.items import Hit
 from rag.library import Library
@@ -66,6 +68,7 @@ MIN_SPREAD = 0.05  # floor for the null's spread (small corpora have almost none
 SENTENCE_CENTER = DEFAULT_GROUNDING.min_similarity  # cosine the extractive answer needs
 SENTENCE_SCALE = 0.1
 MAX_SENTENCES = 12  # per hit: a whole document is pre-filtered lexically before embedding
+log = logging.getLogger(__name__)
 JUDGES_IN_FLIGHT = 8  # relevance requests sent at once (the server batches them)
 
 
@@ -159,8 +162,11 @@ class Reranker:
             ):
                 signals[i]["cross_encoder"] = value
         if self.model_judges and hits:
-            for i, value in enumerate(self._model_scores(question, hits)):
-                signals[i]["model"] = value
+            try:
+                for i, value in enumerate(self._model_scores(question, hits)):
+                    signals[i]["model"] = value
+            except GeneratorError as exc:  # the other signals still rank the hits
+                log.warning("model relevance judgement failed (%s); re-ranking without it", exc)
         return [Scored(hit, relevance(s), s) for hit, s in zip(hits, signals, strict=True)]
 
     def rerank(

@@ -18,11 +18,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from agents.config import AgentConfig, prompt
 from agents.state import LABELS, Label, RouteDecision
 from rag.config import Config
+from rag.errors import GeneratorError
 from rag.generator import Generator
 
 log = logging.getLogger(__name__)
@@ -187,24 +189,32 @@ class Router:
         self.llm = llm
 
     def decide(self, question: str, mapping: Mapping[Label, tuple[str, ...]]) -> RouteDecision:
+        """The route. When the LLM router fails (server down, timed out, refused), the
+        trained router's decision stands, with the failure in its reason."""
         mode, margin = self.config.router, self.config.multi_route_margin
         labels = list(mapping)
-        if self.trained is not None and mode in ("trained", "hybrid"):
+        trained = None
+        if self.trained is not None:
             probs = dict(self.trained.route(question))
-            decision = decide(probs, mapping, margin, "trained", mode)
-            top = decision.probabilities[decision.label]
-            if mode == "trained" or top > self.config.confidence or self.llm is None:
-                return decision
-            choice = self.llm.choose(question, labels)
-            reason = f"trained router unsure (top {decision.label} {top:.2f} <= {self.config.confidence:.2f}): the LLM chose {choice}"
-            return decide(probs, mapping, margin, "llm", mode, first=choice, reason=reason)
+            trained = decide(probs, mapping, margin, "trained", mode)
+            top = trained.probabilities[trained.label]
+            if mode == "trained" or self.llm is None or (mode == "hybrid" and top > self.config.confidence):
+                return trained
         if self.llm is None:
-            raise RuntimeError(
-                "no router: the trained router is unavailable and no LLM router was given"
-            )
-        choice = self.llm.choose(question, labels)
-        reason = "" if mode == "llm" else "trained router unavailable: the LLM chose"
-        return decide(None, mapping, margin, "llm", mode, first=choice, reason=reason)
+            raise RuntimeError("no router: the trained router is unavailable and no LLM router was given")  # fmt: skip
+        try:
+            choice = self.llm.choose(question, labels)
+        except GeneratorError as exc:
+            if trained is None:
+                raise
+            log.warning("LLM router failed (%s); the trained router decides", exc)
+            return replace(trained, reason=f"LLM router unavailable ({exc}); the trained router decided")  # fmt: skip
+        if trained is None or mode == "llm":
+            reason = "" if mode == "llm" else "trained router unavailable: the LLM chose"
+            return decide(None, mapping, margin, "llm", mode, first=choice, reason=reason)
+        top = trained.probabilities[trained.label]
+        reason = f"trained router unsure (top {trained.label} {top:.2f} <= {self.config.confidence:.2f}): the LLM chose {choice}"  # fmt: skip
+        return decide(trained.probabilities, mapping, margin, "llm", mode, first=choice, reason=reason)
 
     def next_label(
         self,

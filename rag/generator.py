@@ -92,6 +92,11 @@ class Generator:
             raise GeneratorUnavailable(f"the generator at {self.base_url} did not answer in time; {remedy}") from exc
         except openai.APIConnectionError as exc:
             raise GeneratorUnavailable(f"cannot reach the generator at {self.base_url} ({exc}); {remedy}") from exc
+        except (ValueError, openai.APIResponseValidationError) as exc:  # JSONDecodeError is a ValueError
+            raise GeneratorError(
+                f"the generator at {self.base_url} sent a malformed response ({type(exc).__name__}: {exc}); "
+                "is it an OpenAI-compatible server?"
+            ) from exc
         except openai.APIStatusError as exc:
             raise GeneratorError(
                 f"the generator at {self.base_url} refused the request: HTTP {exc.status_code}: {exc.message}"
