@@ -4,6 +4,7 @@ and a tiny random-weight CLIP built in the session."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,37 @@ def answer_library(sample_library):
     library.generator()
     yield library
     library.close()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Starts `chroma run` from this venv; waits until it answers its heartbeat."""
+    import subprocess
+    import sys
+    import time
+
+    import chromadb
+
+    from tests.helpers import free_port
+
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    path = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                chromadb.HttpClient("127.0.0.1", port).heartbeat()
+                break
+            except Exception:  # noqa: BLE001 - any failure means "not up yet"
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("chroma run did not start") from None
+                time.sleep(0.3)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -1,10 +1,6 @@
 """Chroma server mode: a real `chroma run` on 127.0.0.1, ingest and search through HttpClient."""
 
 import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,34 +11,6 @@ from rag.store import StoreError
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Starts `chroma run` from this venv; waits until it answers its heartbeat."""
-    import chromadb
-
-    port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                chromadb.HttpClient("127.0.0.1", port).heartbeat()
-                break
-            except Exception:  # noqa: BLE001 - any failure means "not up yet"
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("chroma run did not start") from None
-                time.sleep(0.3)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _server_config(tmp_path: Path, port: int) -> Config:
