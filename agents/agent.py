@@ -26,7 +26,8 @@ from agents.reflect import Reflector
 from agents.rerank import Reranker
 from agents.route import LLMRouter, ProbabilisticRouter, Router, label_corpora, load_trained
 from agents.state import AgentAnswer, AgentState, Event, FinalEvent, Label
-from rag.config import load_config
+from rag.config import ConfigError, load_config
+from rag.generator import Generator
 from rag.library import Library
 
 _UNSET: Any = object()
@@ -46,8 +47,9 @@ class Agent:
         self._trained = trained_router
         self._router: Router | None = None
         self._lock = threading.Lock()
-        self.reranker = Reranker(library, self.config)
-        self.reflector = Reflector(self.config, library.generator)
+        self._judge: Generator | None = None
+        self.reranker = Reranker(library, self.config, judge=self.judge)
+        self.reflector = Reflector(self.config, self.judge)
         self.graph = build_graph(self)
 
     @classmethod
@@ -73,10 +75,22 @@ class Agent:
                 if trained is _UNSET:  # also in llm mode: it decides when the LLM router fails
                     trained = load_trained()
                 llm = LLMRouter(
-                    self.library.generator, self.library.config, self.config.router_max_tokens
+                    self.judge, self.library.config, self.config.router_max_tokens
                 )
                 self._router = Router(self.config, trained, llm)
             return self._router
+
+    def judge(self) -> Generator:
+        """The model for routing, relevance and reflection calls: `[agent] judge` when set
+        (e.g. a smaller served model), else the answer model."""
+        settings = self.config.judge
+        if settings is None:
+            return self.library.generator()
+        if self._judge is None:
+            if not settings.base_url:
+                raise ConfigError("[agent.judge] needs a base_url (a served model)")
+            self._judge = Generator(settings.base_url, settings.model, settings, settings.vision)
+        return self._judge
 
     def mapping(self) -> dict[Label, tuple[str, ...]]:
         """Router labels -> the configured corpora (holding items) they search."""

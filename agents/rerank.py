@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
@@ -37,6 +37,7 @@ import numpy as np
 from agents.config import AgentConfig, prompt
 from agents.state import Reranked, Scored
 from rag.errors import GeneratorError
+from rag.generator import Generator
 from rag.grounding import DEFAULT_GROUNDING, content_words, sentences
 from rag.items import Hit
 from rag.library import Library
@@ -116,10 +117,17 @@ def cross_encoder(name: str) -> Any:
 
 
 class Reranker:
-    def __init__(self, library: Library, config: AgentConfig, calibrator: Calibrator | None = None):
+    def __init__(
+        self,
+        library: Library,
+        config: AgentConfig,
+        calibrator: Calibrator | None = None,
+        judge: Callable[[], Generator] | None = None,
+    ):
         self.library = library
         self.config = config
         self.calibrator = calibrator or Calibrator(library)
+        self.judge = judge or library.generator  # the model asked for relevance judgements
         settings = library.config.generator
         # The embedded model (no base_url) is text-only: it reads images and clips as descriptors.
         self.vision = bool(settings.base_url) and settings.vision
@@ -192,12 +200,12 @@ class Reranker:
 
     def _model_scores(self, question: str, hits: Sequence[Hit]) -> list[float]:
         """P(yes) of the answer model asked whether each hit helps answer the question."""
-        generator = self.library.generator()
-        settings = self.library.config.generator
+        generator = self.judge()
+        settings = generator.settings
 
         def judge(hit: Hit) -> float:
             budget = ImageBudget(settings.max_images, settings.max_image_bytes)
-            parts = evidence_parts(1, hit, hit.text, settings, self.vision, budget)
+            parts = evidence_parts(1, hit, hit.text, settings, self.vision and generator.vision, budget)
             ask = {"type": "text", "text": f"Question: {question}\nDoes the evidence help answer it? yes or no:"}
             messages = [
                 {"role": "system", "content": prompt("relevance")},

@@ -93,6 +93,7 @@ class GeneratorConfig(_Strict):
     """The answer model: any OpenAI-compatible server, or (no base_url) the embedded one."""
 
     base_url: str | None = None
+    replicas: list[str] = []  # more base URLs serving the same model: round robin + failover
     model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
     api_key: str = "EMPTY"
     vision: bool = True  # False: images and clips reach the model as their descriptors
@@ -164,6 +165,9 @@ class AgentConfig(_Strict):
         0.5, ge=0.0, le=1.0
     )  # share of the question's words the cited evidence holds
     widen_factor: int = Field(2, ge=2)
+    # A (smaller) served model for the routing, relevance and reflection calls; unset: the
+    # answer model. Its base_url is required.
+    judge: GeneratorConfig | None = None
     router_max_tokens: int = Field(8, ge=1)
     direct_max_tokens: int = Field(96, ge=1)  # the `no` route: the model answers alone
 

@@ -6,6 +6,8 @@ one clear error, naming the server and what to do, when it cannot be reached.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,35 +18,58 @@ import openai
 from rag.config import GeneratorConfig
 from rag.errors import GeneratorError, GeneratorUnavailable
 
+log = logging.getLogger(__name__)
+
 
 class Generator:
+    """Client of one model served at `base_url` and at `settings.replicas` (more servers of
+    the same model): requests go round robin over them, and a request that cannot reach one
+    (connection refused, timed out) moves on to the next before failing."""
+
     def __init__(self, base_url: str, model: str, settings: GeneratorConfig, vision: bool):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.settings = settings
         self.vision = vision
-        self.client = openai.OpenAI(
-            base_url=self.base_url,
-            api_key=settings.api_key,
-            timeout=openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
-            max_retries=settings.retries,
-        )
+        urls = [self.base_url, *(u.rstrip("/") for u in settings.replicas if u.rstrip("/") != self.base_url)]
+        self.clients = [
+            openai.OpenAI(
+                base_url=url,
+                api_key=settings.api_key,
+                timeout=openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
+                max_retries=settings.retries,
+            )
+            for url in urls
+        ]
+        self._turn = itertools.count()  # next() is atomic in CPython: safe across threads
+
+    def _rotation(self) -> list[openai.OpenAI]:
+        start = next(self._turn) % len(self.clients)
+        return self.clients[start:] + self.clients[:start]
+
+    def request(self, **request: Any) -> Any:
+        """One chat completion request, failing over to the next replica when one is down."""
+        rotation = self._rotation()
+        for i, client in enumerate(rotation):
+            try:
+                with self._errors(str(client.base_url).rstrip("/")):
+                    return client.chat.completions.create(model=self.model, **request)
+            except GeneratorUnavailable:
+                if i == len(rotation) - 1:
+                    raise
+                log.warning("generator replica %s unavailable; trying the next", client.base_url)
+        raise AssertionError("unreachable")
 
     def stream(self, messages: list[dict[str, Any]], **options: Any) -> Iterator[str]:
         """The answer's text as it is generated."""
-        with self._errors():
-            chunks = self.client.chat.completions.create(
-                model=self.model, messages=messages, stream=True, **self._options(options)
-            )
+        chunks = self.request(messages=messages, stream=True, **self._options(options))
+        with self._errors(self.base_url):
             for chunk in chunks:
                 if chunk.choices and (delta := chunk.choices[0].delta.content):
                     yield delta
 
     def complete(self, messages: list[dict[str, Any]], **options: Any) -> str:
-        with self._errors():
-            response = self.client.chat.completions.create(
-                model=self.model, messages=messages, **self._options(options)
-            )
+        response = self.request(messages=messages, **self._options(options))
         return response.choices[0].message.content or ""
 
     def choice_probabilities(
@@ -55,11 +80,7 @@ class Generator:
         top logprobs (case and leading space folded), renormalised over the choices. A choice
         outside the top tokens gets 0; if none is there, the reply itself gets 1."""
         extra = {**self.settings.extra_body, "structured_outputs": {"choice": list(choices)}}
-        with self._errors():
-            response = self.client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=4, temperature=0.0,
-                logprobs=True, top_logprobs=top, extra_body=extra,
-            )  # fmt: skip
+        response = self.request(messages=messages, max_tokens=4, temperature=0.0, logprobs=True, top_logprobs=top, extra_body=extra)  # fmt: skip
         choice = response.choices[0]
         mass = dict.fromkeys(choices, 0.0)
         first = choice.logprobs.content[0].top_logprobs if choice.logprobs and choice.logprobs.content else []
@@ -83,21 +104,21 @@ class Generator:
         return {**base, **options}
 
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self, url: str) -> Iterator[None]:
         """The SDK's exceptions as ours, naming the server and what to do."""
         remedy = "start it with `mmrag serve` (or `mmrag serve --embedded`), or fix generator.base_url"
         try:
             yield
         except openai.APITimeoutError as exc:
-            raise GeneratorUnavailable(f"the generator at {self.base_url} did not answer in time; {remedy}") from exc
+            raise GeneratorUnavailable(f"the generator at {url} did not answer in time; {remedy}") from exc
         except openai.APIConnectionError as exc:
-            raise GeneratorUnavailable(f"cannot reach the generator at {self.base_url} ({exc}); {remedy}") from exc
+            raise GeneratorUnavailable(f"cannot reach the generator at {url} ({exc}); {remedy}") from exc
         except (ValueError, openai.APIResponseValidationError) as exc:  # JSONDecodeError is a ValueError
             raise GeneratorError(
-                f"the generator at {self.base_url} sent a malformed response ({type(exc).__name__}: {exc}); "
+                f"the generator at {url} sent a malformed response ({type(exc).__name__}: {exc}); "
                 "is it an OpenAI-compatible server?"
             ) from exc
         except openai.APIStatusError as exc:
             raise GeneratorError(
-                f"the generator at {self.base_url} refused the request: HTTP {exc.status_code}: {exc.message}"
+                f"the generator at {url} refused the request: HTTP {exc.status_code}: {exc.message}"
             ) from exc

@@ -160,6 +160,7 @@ class Library:
                 "evidence_k": min(settings.evidence_k, self.config.embedded.evidence_k),
                 "max_tokens": min(settings.max_tokens, self.config.embedded.max_tokens),
                 "extra_body": {**self.config.embedded.extra_body, **settings.extra_body},
+                "replicas": [],
             })  # fmt: skip
             self._generator = Generator(self._server.base_url, self._server.model, small, vision=False)
         return self._generator

@@ -115,3 +115,38 @@ def test_the_agent_with_a_dead_generator_fails_clearly_not_forever(sample_librar
             finishes(lambda: agent.ask(SALT))
     finally:
         server.close()
+
+
+def test_replicas_share_requests_round_robin_and_cover_for_a_dead_one() -> None:
+    from tests.helpers import free_port
+
+    first, second = BrokenOpenAIServer("nonsense"), BrokenOpenAIServer("nonsense")
+    try:
+        settings = GeneratorConfig(base_url=first.url, replicas=[second.url], timeout_s=2, retries=0)
+        shared = Generator(first.url, "m", settings, vision=False)
+        for _ in range(4):
+            assert shared.complete([{"role": "user", "content": "hi"}]).startswith("{{{")
+        assert (first.requests, second.requests) == (2, 2)
+        dead = f"http://127.0.0.1:{free_port()}/v1"
+        failover = Generator(dead, "m", settings.model_copy(update={"base_url": dead, "replicas": [first.url]}), vision=False)  # fmt: skip
+        for _ in range(3):
+            finishes(lambda: failover.complete([{"role": "user", "content": "hi"}]))
+        assert first.requests == 2 + 3
+    finally:
+        first.close()
+        second.close()
+
+
+def test_routing_and_relevance_calls_go_to_the_configured_judge_model(sample_library: Library) -> None:
+    judge = BrokenOpenAIServer("nonsense")
+    try:
+        config = AgentConfig(router="llm", model_relevance="on", judge=GeneratorConfig(base_url=judge.url, model="small"))  # fmt: skip
+        agent = Agent(sample_library, config, trained_router=None)
+        decision = agent.router().decide(SALT, agent.mapping())
+        assert decision.decided_by == "llm" and judge.requests == 1
+        hits = sample_library.search(SALT, corpus="text-paragraph", k=2)
+        scored = agent.reranker.score(SALT, hits)
+        assert judge.requests == 3 and all(s.signals["model"] in (0.0, 1.0) for s in scored)  # no logprobs: the reply
+        assert agent.judge().model == "small" and agent.judge() is agent.judge()
+    finally:
+        judge.close()

@@ -89,9 +89,7 @@ def _generator(server: Server, **settings: Any) -> Generator:
 
 def _usage(generator: Generator, messages: list[dict[str, Any]]) -> tuple[int, int]:
     """Prompt and completion tokens of one (non-streamed) request through the client's SDK."""
-    response = generator.client.chat.completions.create(
-        model=generator.model, messages=messages, max_tokens=4, temperature=0.0
-    )
+    response = generator.request(messages=messages, max_tokens=4, temperature=0.0)
     assert response.choices and response.choices[0].finish_reason in ("length", "stop")
     return response.usage.prompt_tokens, response.usage.completion_tokens
 
