@@ -10,7 +10,7 @@ SYSTEM_TOOLS := tesseract:tesseract-ocr,tesseract-ocr-eng ffmpeg:ffmpeg espeak-n
 # pip's machine-wide config here names index folders that do not exist; hide that noise.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: demo test venv vllm sysdeps lint clean
+.PHONY: demo test venv vllm sysdeps lint clean chroma
 
 demo: $(STAMP) $(VLLM_STAMP) sysdeps
 	HF_HUB_OFFLINE=1 $(VENV)/bin/mmrag demo
@@ -56,6 +56,10 @@ sysdeps:
 	    echo "note: missing Debian packages:$$missing (OCR/speech/video features will be skipped)"; \
 	  fi; \
 	fi
+
+# Chroma in server mode for several processes or users: set [store] host/port to use it.
+chroma: $(STAMP)
+	$(VENV)/bin/chroma run --path .mmrag/chroma-server --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
