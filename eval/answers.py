@@ -188,13 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.json or Path("eval/results") / f"answers-{name}.json"
     result = {"command": "answers", "dataset": str(args.beir or args.dataset), "answer_model": model,
               "meta": report.meta(config), "figures": figures, "latency": steps, "rows": rows}  # fmt: skip
-    body = [f"{len(rows)} questions, answer model `{model}`.", "", *report.figures_table(figures)]
-    md = report.write(result, out, f"Answers: {name}", body, {"latency": report.bar_plot(steps, "seconds")})
+    report.publish(result, out, f"Answers: {name}", f"{len(rows)} questions, answer model `{model}`.", {"latency": report.bar_plot(steps, "seconds")})  # fmt: skip
     ragas_path = out.with_name(f"{out.stem}-ragas.jsonl")
     ragas_path.write_text("".join(json.dumps(r) + "\n" for r in ragas), encoding="utf-8")
-    for line in report.figures_table(figures)[2:]:
-        print(line)
-    print(f"wrote {out}, {md} and {ragas_path}")
+    print(f"wrote {ragas_path} (ragas samples)")
     print(f"f1={figures.get('f1', 0.0):.4f} em={figures.get('em', 0.0):.4f}")
     return 0
 

@@ -35,11 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.json or Path("eval/results") / f"latency-{name}.json"
     result = {"command": "latency", "dataset": str(args.beir or args.dataset), "answer_model": model,
               "meta": report.meta(config), "figures": figures, "latency": steps, "questions": len(rows)}  # fmt: skip
-    body = [f"{len(rows)} questions (after one warm-up), answer model `{model}`.", "", *report.figures_table(figures)]  # fmt: skip
-    md = report.write(result, out, f"Latency: {name}", body, {"latency": report.bar_plot(steps, "seconds")})
-    for line in report.figures_table(figures)[2:]:
-        print(line)
-    print(f"wrote {out} and {md}")
+    intro = f"{len(rows)} questions (after one warm-up), answer model `{model}`."
+    report.publish(result, out, f"Latency: {name}", intro, {"latency": report.bar_plot(steps, "seconds")})
     print(f"total_p50_s={steps['total']['p50']:.4f} total_p95_s={steps['total']['p95']:.4f}")
     return 0
 

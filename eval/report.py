@@ -77,6 +77,16 @@ def write(result: dict[str, Any], out: Path, title: str, body: Sequence[str], pl
     return md
 
 
+def publish(result: dict[str, Any], out: Path, title: str, intro: str, plots: dict[str, Plot]) -> Path:
+    """`write` with the intro and the figures table as the report's body; prints the figures
+    and where the files went. Returns the markdown path."""
+    table = figures_table(result["figures"])
+    md = write(result, out, title, [intro, "", *table], plots)
+    print("\n".join(table[2:]))
+    print(f"wrote {out} and {md}")
+    return md
+
+
 def figures_table(figures: dict[str, float]) -> list[str]:
     """A markdown table of name -> value."""
     return ["| figure | value |", "|---|---:|", *(f"| {k} | {v:.4f} |" for k, v in figures.items())]

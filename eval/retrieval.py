@@ -118,11 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {"command": "retrieval", "dataset": str(args.beir), "mode": args.mode, "granularity": args.granularity,
               "meta": report.meta(config, k=args.k, candidates=args.k * CANDIDATES)} | result  # fmt: skip
     out = args.json or Path("eval/results") / f"retrieval-{args.beir.resolve().name}-{args.mode}.json"
-    body = [f"{result['documents']} documents, {result['queries']} queries ({result['multi_hop_queries']} multi-hop).", "", *report.figures_table(result["figures"])]  # fmt: skip
-    md = report.write(result, out, f"Retrieval: {name}", body, {"recall-curve": report.curve_plot({args.mode: result["recall_curve"]}, "k", "recall@k")})  # fmt: skip
-    for line in report.figures_table(result["figures"])[2:]:
-        print(line)
-    print(f"wrote {out} and {md}")
+    intro = f"{result['documents']} documents, {result['queries']} queries ({result['multi_hop_queries']} multi-hop)."
+    report.publish(result, out, f"Retrieval: {name}", intro, {"recall-curve": report.curve_plot({args.mode: result["recall_curve"]}, "k", "recall@k")})  # fmt: skip
     f = result["figures"]
     print(f"ndcg@10={f['ndcg@10']:.4f} recall@5={f['recall@5']:.4f}")
     return 0
