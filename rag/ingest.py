@@ -3,17 +3,20 @@ one bad file.
 
 A file is skipped when every target corpus already holds all of its items for its current
 content hash. New items are written before the old version's are deleted, so a crash leaves
-either version findable and the next run completes the work.
+either version findable and the next run completes the work. Loading (parsing, OCR, speech
+recognition) runs a few files ahead of encoding and writing, in its own thread (`ingest_files`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from rag.config import Config, CorpusConfig
 from rag.items import Item
@@ -26,6 +29,8 @@ from retrievers import Retriever
 log = logging.getLogger(__name__)
 Status = Literal["ingested", "unchanged", "skipped", "failed", "pruned"]
 LOADERS = {"text": text_loader, "image": image_loader, "video": video_loader}
+LOAD_AHEAD = 4  # files loaded and waiting for the encoder, at most
+T = TypeVar("T")
 
 
 @dataclass
@@ -77,10 +82,71 @@ def content_sha(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class Loaded:
+    """A file's items for each corpus that lacks its current version, ready to be written."""
+
+    source: str
+    sha: str
+    items: dict[str, list[Item]]  # corpus name -> items
+    notes: list[str]
+
+
 def ingest_file(
     path: Path, corpora: Sequence[CorpusConfig], retrievers: Callable[[str], Retriever], config: Config
 ) -> FileOutcome:
     """Ingest one file into its target corpora; any failure becomes the outcome's reason."""
+    loaded = load_file(path, corpora, retrievers, config)
+    return loaded if isinstance(loaded, FileOutcome) else write_file(loaded, retrievers)
+
+
+def ingest_files(
+    jobs: Sequence[tuple[Path, Sequence[CorpusConfig]]],
+    retrievers: Callable[[str], Retriever],
+    config: Config,
+    ahead: int = LOAD_AHEAD,
+) -> Iterator[FileOutcome]:
+    """The outcomes of `ingest_file` for each job, in order. A thread loads files (parsing,
+    OCR, speech recognition) while this one encodes and writes; the queue between them holds
+    at most `ahead` files, so a slow encoder holds the loader back instead of filling memory."""
+    queue_: queue.Queue[Loaded | FileOutcome | BaseException | None] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def offer(value: Loaded | FileOutcome | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                queue_.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for path, corpora in jobs:
+                if not offer(load_file(path, corpora, retrievers, config)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer's thread
+            offer(exc)
+        offer(None)
+
+    loader = threading.Thread(target=produce, name="ingest-loader", daemon=True)
+    loader.start()
+    try:
+        while (loaded := queue_.get()) is not None:
+            if isinstance(loaded, BaseException):
+                raise loaded
+            yield loaded if isinstance(loaded, FileOutcome) else write_file(loaded, retrievers)
+    finally:
+        stop.set()
+        loader.join()
+
+
+def load_file(
+    path: Path, corpora: Sequence[CorpusConfig], retrievers: Callable[[str], Retriever], config: Config
+) -> Loaded | FileOutcome:
+    """A file's items for the corpora lacking its current version, or the outcome that needs
+    no writing (skipped, unchanged, failed)."""
     source = str(path.resolve())
     modality = modality_of(path)
     if modality is None:
@@ -88,14 +154,33 @@ def ingest_file(
     targets = [c for c in corpora if c.modality == modality]
     if not targets:
         return FileOutcome(source, "skipped", f"no configured corpus holds {modality}")
-    try:
+
+    def load() -> Loaded | FileOutcome:
         sha = content_sha(path)
         todo = [c for c in targets if not _complete(retrievers(c.name), source, sha)]
         if not todo:
             return FileOutcome(source, "unchanged")
         ctx = LoadContext(config.ingest, config.data_dir / "frames", sha)
         items = LOADERS[modality].load(path.resolve(), {c.granularity for c in todo}, ctx)
-        counts = {c.name: _write(retrievers(c.name), items.get(c.granularity, []), source, sha) for c in todo}
+        return Loaded(source, sha, {c.name: items.get(c.granularity, []) for c in todo}, ctx.notes)
+
+    return _guarded(source, load)
+
+
+def write_file(loaded: Loaded, retrievers: Callable[[str], Retriever]) -> FileOutcome:
+    """Encodes and writes the items, corpus by corpus, then deletes older versions there."""
+
+    def write() -> FileOutcome:
+        counts = {name: _write(retrievers(name), items, loaded.source, loaded.sha) for name, items in loaded.items.items()}  # fmt: skip
+        return FileOutcome(loaded.source, "ingested", "; ".join(loaded.notes), counts)
+
+    return _guarded(loaded.source, write)
+
+
+def _guarded(source: str, work: Callable[[], T]) -> T | FileOutcome:
+    """The work's result, or a failed outcome whose reason says what went wrong."""
+    try:
+        return work()
     except LoadError as exc:
         return FileOutcome(source, "failed", str(exc))
     except FileNotFoundError:
@@ -103,7 +188,6 @@ def ingest_file(
     except Exception as exc:
         log.debug("ingest of %s failed", source, exc_info=True)
         return FileOutcome(source, "failed", f"{type(exc).__name__}: {exc}")
-    return FileOutcome(source, "ingested", "; ".join(ctx.notes), counts)
 
 
 def _complete(retriever: Retriever, source: str, sha: str) -> bool:

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rag.answer import Answer, answer_stream
 from rag.config import Config, ConfigError, CorpusConfig, EncoderConfig, load_config
 from rag.generator import Generator
-from rag.ingest import FileOutcome, IngestReport, expand, ingest_file, prune
+from rag.ingest import FileOutcome, IngestReport, expand, ingest_files, prune
 from rag.items import Hit, Query
 from rag.serving import Server, start_embedded
 from rag.store import connect
@@ -38,7 +38,7 @@ class Library:
         self._retrievers: dict[str, Retriever] = {}
         self._generator: Generator | None = None
         self._server: Server | None = None
-        self._lock = threading.Lock()  # one embedded server even when sessions ask at once
+        self._lock = threading.RLock()  # one embedded server, one retriever per corpus, across threads
 
     def __enter__(self) -> Library:
         return self
@@ -59,9 +59,10 @@ class Library:
 
     def retriever(self, corpus: str) -> Retriever:
         """The corpus's retriever, built on first use (loads its encoders)."""
-        if corpus not in self._retrievers:
-            self._retrievers[corpus] = build_retriever(self.config.corpus(corpus), self.client)
-        return self._retrievers[corpus]
+        with self._lock:  # the ingest's loader thread asks too
+            if corpus not in self._retrievers:
+                self._retrievers[corpus] = build_retriever(self.config.corpus(corpus), self.client)
+            return self._retrievers[corpus]
 
     def counts(self) -> dict[str, int]:
         """Items per corpus, without loading any encoder."""
@@ -94,13 +95,12 @@ class Library:
         report = IngestReport()
         with _progress(progress) as bar:
             task = bar.add_task("ingest", total=len(jobs), file="")
-            for path, targets in jobs:
-                bar.update(task, file=path.name)
-                outcome = ingest_file(path, targets, self.retriever, self.config)
+            for outcome in ingest_files(jobs, self.retriever, self.config):
+                bar.update(task, file=Path(outcome.path).name)
                 report.outcomes.append(outcome)
                 bar.advance(task)
                 if on_file is not None:
-                    on_file(len(report.outcomes), len(jobs), path.name)
+                    on_file(len(report.outcomes), len(jobs), Path(outcome.path).name)
         if prune_missing:
             roots = [Path(p) for p in paths] or [s for c in corpora for s in c.sources]
             report.outcomes.extend(prune(roots, [self.retriever(c.name) for c in corpora]))

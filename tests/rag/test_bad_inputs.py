@@ -76,18 +76,18 @@ def test_a_file_that_disappears_mid_ingest_is_reported_and_the_rest_go_on(hostil
     doomed = folder / "doomed.md"
     doomed.write_text("This file is deleted after the folder was listed.", encoding="utf-8")
     library = Library(Config(data_dir=tmp_path / "data"))
-    import rag.library as library_module
+    import rag.ingest as ingest_module
 
-    real = library_module.ingest_file
+    real = ingest_module.load_file
     once = threading.Event()
 
-    def delete_then_ingest(path, *args, **kwargs):  # the folder is listed; then the file goes
+    def delete_then_load(path, *args, **kwargs):  # the folder is listed; then the file goes
         if not once.is_set():
             once.set()
             doomed.unlink()
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(library_module, "ingest_file", delete_then_ingest)
+    monkeypatch.setattr(ingest_module, "load_file", delete_then_load)
     report = library.ingest([folder], progress=False)
     failed = {Path(o.path).name: o.reason for o in report.by_status("failed")}
     assert failed == {"doomed.md": "file disappeared before it could be read"}

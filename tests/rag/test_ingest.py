@@ -107,3 +107,41 @@ def test_exit_code_is_nonzero_only_when_everything_failed(tmp_path: Path, monkey
 def test_corpus_option_restricts_ingest(library: Library, docs: Path) -> None:
     library.ingest([docs], corpus="text-document", progress=False)
     assert library.counts()["text-document"] == 3 and library.counts()["text-paragraph"] == 0
+
+
+def test_loading_runs_ahead_of_writing_within_a_bounded_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Back-pressure: with a slow writer, the loader gets ahead by at most the file being
+    written + the queue's size + the file in the loader's hands, and outcomes keep their order."""
+    import threading
+    import time
+
+    import rag.ingest as ingest
+
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for i in range(12):
+        (docs / f"note{i:02d}.txt").write_text(f"Note number {i} is about topic {i * 7}.", encoding="utf-8")
+    counts = {"loaded": 0, "written": 0, "lead": 0}
+    lock = threading.Lock()
+    real_load, real_write = ingest.load_file, ingest.write_file
+
+    def load(*args, **kwargs):
+        result = real_load(*args, **kwargs)
+        with lock:
+            counts["loaded"] += 1
+        return result
+
+    def slow_write(loaded, retrievers):
+        time.sleep(0.2)
+        with lock:
+            counts["lead"] = max(counts["lead"], counts["loaded"] - counts["written"])
+            counts["written"] += 1
+        return real_write(loaded, retrievers)
+
+    monkeypatch.setattr(ingest, "load_file", load)
+    monkeypatch.setattr(ingest, "write_file", slow_write)
+    library = Library(Config(data_dir=tmp_path / "data"))
+    report = library.ingest([docs], corpus="text-paragraph", progress=False)
+    assert [Path(o.path).name for o in report.outcomes] == [f"note{i:02d}.txt" for i in range(12)]
+    assert all(o.status == "ingested" for o in report.outcomes) and counts["written"] == 12
+    assert ingest.LOAD_AHEAD < counts["lead"] <= ingest.LOAD_AHEAD + 2  # ran ahead, but no further
