@@ -83,11 +83,13 @@ def source(args: argparse.Namespace, config: Config) -> Iterator[tuple[Library, 
             yield library, load_dataset(args.dataset)[: args.limit], {}
 
 
-def cited_ids(hits: Sequence[Hit], stems: dict[str, str]) -> set[str]:
-    """Ids of the cited evidence comparable with gold ids: BEIR doc ids, else file name, stem and item id."""
+def cited_ids(hits: Sequence[Hit], stems: dict[str, str], gold: set[str]) -> set[str]:
+    """One id per cited source, comparable with the gold ids: the BEIR doc id, else whichever
+    of file name, stem or item id is gold (the file name when none is)."""
     if stems:
         return {stems[Path(h.source).stem] for h in hits if Path(h.source).stem in stems}
-    return {x for h in hits for x in (Path(h.source).name, Path(h.source).stem, h.id)}
+    names = [(Path(h.source).name, Path(h.source).stem, h.id) for h in hits]
+    return {next((x for x in ids if x in gold), ids[0]) for ids in names}
 
 
 @cache
@@ -117,7 +119,7 @@ def score(sample: Sample, answer: AgentAnswer, stems: dict[str, str], faithful: 
         gold = metrics.choice_of(sample.answers[0], sample.choices) if sample.answers else None
         row["choice_correct"] = float(picked is not None and picked == gold)
     if sample.evidence:
-        row["citation_precision"], row["citation_recall"] = metrics.precision_recall(cited_ids([c.hit for c in answer.citations], stems), sample.evidence)  # fmt: skip
+        row["citation_precision"], row["citation_recall"] = metrics.precision_recall(cited_ids([c.hit for c in answer.citations], stems, sample.evidence), sample.evidence)  # fmt: skip
     if faithful is not None:
         row["faithfulness"] = faithful
     return row

@@ -68,3 +68,17 @@ def test_multiple_choice_reads_a_letter_or_a_unique_option() -> None:
 def test_citation_precision_and_recall() -> None:
     assert metrics.precision_recall({"a", "b"}, {"a", "c", "d"}) == (0.5, pytest.approx(1 / 3))
     assert metrics.precision_recall(set(), {"a"}) == (0.0, 0.0)
+
+
+def test_a_cited_source_counts_once_whichever_id_the_gold_uses() -> None:
+    from eval.answers import cited_ids
+    from rag.items import Hit, Span
+
+    def hit(source: str, item: str) -> Hit:
+        return Hit(item, "c", 0.5, source, "text", "paragraph", "t", Span())
+
+    hits = [hit("/d/pasta_guide.html", "a1"), hit("/d/pasta_guide.html", "a2"), hit("/d/moon.md", "b1")]
+    cited = cited_ids(hits, {}, {"pasta_guide.html"})
+    assert cited == {"pasta_guide.html", "moon.md"}
+    assert metrics.precision_recall(cited, {"pasta_guide.html"}) == (0.5, 1.0)
+    assert cited_ids(hits, {"pasta_guide": "doc-7"}, {"doc-7"}) == {"doc-7"}  # BEIR: file stem -> doc id
