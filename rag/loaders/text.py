@@ -91,6 +91,8 @@ def _parse_html(markup: str) -> ParsedText:
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if soup.title:
+        soup.title.decompose()  # metadata, not body text: kept as the title only
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
     return ParsedText(title, "\n".join(line for line in lines if line), [])
 

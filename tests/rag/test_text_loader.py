@@ -50,6 +50,7 @@ def test_html_drops_scripts_and_keeps_title(samples: Path) -> None:
     parsed = loader.parse(samples / "text" / "pasta_guide.html")
     assert parsed.title == "Kitchen guide: cooking dried pasta"
     assert "al dente" in parsed.text and "console.log" not in parsed.text and "font-family" not in parsed.text
+    assert parsed.text.count("Kitchen guide: cooking dried pasta") == 1  # the <h1>; <title> is not body text
 
 
 def test_non_utf8_text_is_decoded(tmp_path: Path) -> None:
