@@ -122,8 +122,11 @@ def show_message(message: dict[str, Any], index: int) -> None:
                 for line in message["steps"]:
                     st.text(line)
         answer: AgentAnswer | None = message.get("answer")
-        if answer is None:
+        if answer is None:  # a search-only turn: its hits
             st.text(message["text"])
+            for hit in message.get("hits", []):
+                with st.container(border=True):
+                    hit_card(None, hit)
             return
         st.markdown(linked(answer.text, index, len(answer.citations)))
         for note in answer.notes:
@@ -193,7 +196,7 @@ def search_only(bot: Agent, question: str, image: str | None, problem: str) -> d
         with st.container(border=True):
             hit_card(None, hit)
     text = f"Search results only ({len(hits)} hits): {problem}"
-    return {"role": "assistant", "text": text, "answer": None}
+    return {"role": "assistant", "text": text, "answer": None, "hits": hits}
 
 
 def routed_corpora(bot: Agent, question: str) -> tuple[str, ...]:

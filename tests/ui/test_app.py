@@ -85,6 +85,8 @@ def test_an_unreachable_generator_shows_a_banner_and_search_still_works(
     assert bot.warning and "Showing search results only" in bot.warning[0].value
     markdown = " ".join(m.value for m in bot.markdown)
     assert "pasta\\_guide\\.html" in markdown
+    at.run()  # a rerun redraws the history: the search results are still there
+    assert "pasta\\_guide\\.html" in " ".join(m.value for m in at.chat_message[1].markdown)
 
 
 @pytest.mark.server
