@@ -23,7 +23,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agents.config import prompt
 from agents.reflect import caveat
-from agents.route import forced_decision
+from agents.route import forced_decision, untried
 from agents.state import (
     AgentAnswer,
     AgentState,
@@ -145,10 +145,7 @@ def build_graph(agent: Agent) -> Any:
         reranked, hits = state.get("reranked"), state.get("hits", [])
         with _timed("reflect", round_, steps):
             mapping = agent.mapping()
-            tried = state.get("tried", [])
-            untried = [
-                lb for lb in decision.ranking if lb != "no" and lb not in tried and lb in mapping
-            ]
+            left = untried(decision, state.get("tried", []), mapping)
             can_widen = bool(state["corpora"]) and (
                 len(hits) >= state["candidates"] * len(state["corpora"])
                 or (
@@ -162,7 +159,7 @@ def build_graph(agent: Agent) -> Any:
                 state["labels"],
                 state["corpora"],
                 state["answer"],
-                untried,
+                left,
                 can_widen,
             )
         get_stream_writer()(ReflectionEvent(verdict))

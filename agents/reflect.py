@@ -133,14 +133,7 @@ class Reflector:
             for n, h in enumerate(hits, start=1)
         )
         text = prompt("reflect").format(evidence=evidence, question=question, answer=answer.text)
-        extra = {
-            **generator.settings.extra_body,
-            "structured_outputs": {"choice": list(JUDGEMENTS)},
-        }
-        reply = generator.complete(
-            [{"role": "user", "content": text}], max_tokens=4, temperature=0.0, extra_body=extra
-        )
-        word = reply.strip().lower()
+        word = generator.choose([{"role": "user", "content": text}], JUDGEMENTS, 4).strip().lower()
         return word if word in JUDGEMENTS else "insufficient"  # type: ignore[return-value]
 
 

@@ -136,14 +136,7 @@ class LLMRouter:
         """One of `labels` for the question."""
         if len(labels) == 1:
             return labels[0]
-        generator = self.generator()
-        extra = {**generator.settings.extra_body, "structured_outputs": {"choice": list(labels)}}
-        reply = generator.complete(
-            self.messages(question, labels),
-            max_tokens=self.max_tokens,
-            temperature=0.0,
-            extra_body=extra,
-        )
+        reply = self.generator().choose(self.messages(question, labels), labels, self.max_tokens)
         return parse_label(reply, labels)
 
 
@@ -225,16 +218,17 @@ class Router:
     ) -> Label | None:
         """The next-best untried retrieval label: along the decision's ranking when it has
         probabilities, else the LLM's choice among the untried ones."""
-        untried = [
-            label
-            for label in decision.ranking
-            if label != "no" and label not in tried and label in mapping
-        ]
-        if not untried:
+        left = untried(decision, tried, mapping)
+        if not left:
             return None
         if decision.probabilities or self.llm is None:
-            return untried[0]
-        return self.llm.choose(question, untried)
+            return left[0]
+        return self.llm.choose(question, left)
+
+
+def untried(decision: RouteDecision, tried: Sequence[str], mapping: Mapping[Label, tuple[str, ...]]) -> list[Label]:  # fmt: skip
+    """Retrieval labels still to search, in the decision's order (what a re-route may take)."""
+    return [label for label in decision.ranking if label != "no" and label not in tried and label in mapping]
 
 
 def forced_decision(

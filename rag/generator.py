@@ -72,6 +72,14 @@ class Generator:
         response = self.request(messages=messages, **self._options(options))
         return response.choices[0].message.content or ""
 
+    def choose(self, messages: list[dict[str, Any]], choices: Sequence[str], max_tokens: int = 8) -> str:
+        """The model's reply held to one of `choices` (vLLM structured outputs), greedy."""
+        return self._choice(messages, choices, max_tokens).choices[0].message.content or ""
+
+    def _choice(self, messages: list[dict[str, Any]], choices: Sequence[str], max_tokens: int, **options: Any) -> Any:  # fmt: skip
+        extra = {**self.settings.extra_body, "structured_outputs": {"choice": list(choices)}}
+        return self.request(messages=messages, max_tokens=max_tokens, temperature=0.0, extra_body=extra, **options)  # fmt: skip
+
     def choice_probabilities(
         self, messages: list[dict[str, Any]], choices: Sequence[str], top: int = 20
     ) -> dict[str, float]:
@@ -79,9 +87,7 @@ class Generator:
         the choices (vLLM structured outputs), the probabilities come from the first token's
         top logprobs (case and leading space folded), renormalised over the choices. A choice
         outside the top tokens gets 0; if none is there, the reply itself gets 1."""
-        extra = {**self.settings.extra_body, "structured_outputs": {"choice": list(choices)}}
-        response = self.request(messages=messages, max_tokens=4, temperature=0.0, logprobs=True, top_logprobs=top, extra_body=extra)  # fmt: skip
-        choice = response.choices[0]
+        choice = self._choice(messages, choices, 4, logprobs=True, top_logprobs=top).choices[0]
         mass = dict.fromkeys(choices, 0.0)
         first = choice.logprobs.content[0].top_logprobs if choice.logprobs and choice.logprobs.content else []
         for candidate in first:
