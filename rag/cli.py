@@ -141,13 +141,14 @@ def print_report(report: IngestReport) -> None:
     table = Table(title="Ingest summary", show_lines=False)
     for column in ("status", "file", "items", "reason / notes"):
         table.add_column(column, overflow="fold")
-    order = {"failed": 0, "ingested": 1, "pruned": 2, "skipped": 3, "unchanged": 4}
-    for o in sorted(report.outcomes, key=lambda o: (order[o.status], o.path)):
+    for o in report.for_display():
         color = {"failed": "red", "ingested": "green", "pruned": "yellow"}.get(o.status, "dim")
         items = ", ".join(f"{k}:{v}" for k, v in o.items.items()) if o.status == "ingested" else ""
         table.add_row(f"[{color}]{o.status}[/{color}]", _short(o.path), items, o.reason)
     console.print(table)
-    counts = {s: len(report.by_status(s)) for s in order}  # type: ignore[arg-type]
+    from rag.ingest import STATUSES
+
+    counts = {s: len(report.by_status(s)) for s in STATUSES}
     console.print(" · ".join(f"{n} {s}" for s, n in counts.items()))
 
 

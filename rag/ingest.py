@@ -28,6 +28,7 @@ from retrievers import Retriever
 
 log = logging.getLogger(__name__)
 Status = Literal["ingested", "unchanged", "skipped", "failed", "pruned"]
+STATUSES: tuple[Status, ...] = ("failed", "ingested", "pruned", "skipped", "unchanged")  # display order
 LOADERS = {"text": text_loader, "image": image_loader, "video": video_loader}
 LOAD_AHEAD = 4  # files loaded and waiting for the encoder, at most
 T = TypeVar("T")
@@ -48,6 +49,10 @@ class IngestReport:
 
     def by_status(self, status: Status) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.status == status]
+
+    def for_display(self) -> list[FileOutcome]:
+        """Failures first (they need attention), then ingested, pruned, skipped, unchanged."""
+        return sorted(self.outcomes, key=lambda o: (STATUSES.index(o.status), o.path))
 
     @property
     def all_failed(self) -> bool:
@@ -92,21 +97,13 @@ class Loaded:
     notes: list[str]
 
 
-def ingest_file(
-    path: Path, corpora: Sequence[CorpusConfig], retrievers: Callable[[str], Retriever], config: Config
-) -> FileOutcome:
-    """Ingest one file into its target corpora; any failure becomes the outcome's reason."""
-    loaded = load_file(path, corpora, retrievers, config)
-    return loaded if isinstance(loaded, FileOutcome) else write_file(loaded, retrievers)
-
-
 def ingest_files(
     jobs: Sequence[tuple[Path, Sequence[CorpusConfig]]],
     retrievers: Callable[[str], Retriever],
     config: Config,
     ahead: int = LOAD_AHEAD,
 ) -> Iterator[FileOutcome]:
-    """The outcomes of `ingest_file` for each job, in order. A thread loads files (parsing,
+    """Each job's outcome (`load_file`, then `write_file`), in order. A thread loads files (parsing,
     OCR, speech recognition) while this one encodes and writes; the queue between them holds
     at most `ahead` files, so a slow encoder holds the loader back instead of filling memory."""
     queue_: queue.Queue[Loaded | FileOutcome | BaseException | None] = queue.Queue(maxsize=ahead)

@@ -76,9 +76,8 @@ def step_lines(kept: Sequence[Scored], dropped: Sequence[Scored]) -> list[str]:
 
 def ingest_table(report: IngestReport) -> None:
     """The per-file outcome of an upload, failures first, with the reason."""
-    order = {"failed": 0, "ingested": 1, "pruned": 2, "skipped": 3, "unchanged": 4}
     rows = [
         {"status": o.status, "file": Path(o.path).name, "items": ", ".join(f"{k}: {v}" for k, v in o.items.items()), "reason": o.reason}
-        for o in sorted(report.outcomes, key=lambda o: (order[o.status], o.path))
+        for o in report.for_display()
     ]  # fmt: skip
     st.dataframe(rows, hide_index=True, width="stretch")
