@@ -126,11 +126,8 @@ def score(sample: Sample, answer: AgentAnswer, stems: dict[str, str], faithful: 
 
 
 def step_seconds(answer: AgentAnswer) -> dict[str, float]:
-    """Seconds per agent step (summed over rounds) and the total."""
-    out = dict.fromkeys(STEPS, 0.0)
-    for step in answer.steps:
-        out[step.step] = out.get(step.step, 0.0) + step.seconds
-    return out | {"total": answer.timings.get("total_s", sum(out.values()))}
+    """Seconds per agent step (the agent sums them over rounds) and the total."""
+    return {s: answer.timings.get(f"{s}_s", 0.0) for s in STEPS} | {"total": answer.timings["total_s"]}
 
 
 def latency(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:

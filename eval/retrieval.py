@@ -23,6 +23,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import numpy as np
 from rich.progress import track
 
 from agents.agent import Agent
+from agents.route import label_corpora
 from eval import metrics, report
 from eval.beir import Beir, indexed, ranking
 from rag.config import Config, CorpusConfig, default_corpora, load_config
@@ -66,7 +68,7 @@ def rank(library: Library, agent: Agent, question: str, mode: str, corpus: str, 
     """Document ranking for one question, and the corpus it came from."""
     if mode == "routed":
         label = agent.router().trained.route(question)[0][0]  # type: ignore[union-attr]
-        names = agent.mapping().get(label, ())  # type: ignore[call-overload]
+        names = label_corpora(library.config).get(label, ())  # type: ignore[call-overload]  # from config: no count queries per question
         if label not in ("paragraph", "document") or not names:
             return [], label
         corpus = names[0]
@@ -94,10 +96,7 @@ def run(beir: Beir, config: Config, granularity: str, mode: str, k: int, limit: 
     if multi:
         result["figures"] |= {f"multi-hop {n}": v for n, v in scores(multi, beir.qrels, k)["figures"].items()}
     result["figures"] |= {"ingest_s": ingest_s, "queries_per_s": len(qids) / max(query_s, 1e-9)}
-    counts: dict[str, int] = {}
-    for where in routed.values():
-        counts[where] = counts.get(where, 0) + 1
-    return result | {"routed": counts, "documents": len(beir.corpus), "queries": len(qids), "multi_hop_queries": len(multi)}  # fmt: skip
+    return result | {"routed": dict(Counter(routed.values())), "documents": len(beir.corpus), "queries": len(qids), "multi_hop_queries": len(multi)}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from agents.agent import Agent
+from agents.route import decide
 from agents.state import AgentAnswer, Event, describe
 from rag.config import Config, load_config
 from rag.errors import GeneratorError, MmragError, ServerError
@@ -200,13 +201,13 @@ def search_only(bot: Agent, question: str, image: str | None, problem: str) -> d
 
 
 def routed_corpora(bot: Agent, question: str) -> tuple[str, ...]:
-    """The fast router's corpora when it is there (no LLM needed), else every non-empty one."""
-    mapping = bot.mapping()
+    """Where the fast router sends the question among the corpora holding items (no LLM is
+    needed), multi-route included; every such corpus when there is no trained router."""
+    searchable = {label: names for label, names in bot.mapping().items() if names}
     trained = bot.router().trained
-    if trained is not None:
-        label = next(label for label, _ in trained.route(question) if label in mapping and label != "no")
-        return mapping[label]  # type: ignore[index]
-    return tuple(name for label, names in mapping.items() for name in names)
+    if trained is None or not searchable:
+        return tuple(name for names in searchable.values() for name in names)
+    return decide(dict(trained.route(question)), searchable, bot.config.multi_route_margin, "trained", "trained").corpora  # fmt: skip
 
 
 def main() -> None:
