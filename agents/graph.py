@@ -4,6 +4,7 @@
                    -(otherwise)-----------------> retrieve -> rerank -> generate
     generate -> reflect -(reroute)-> route     (next-best corpus along the decision's ranking)
                         -(widen)---> retrieve  (same corpora, k and candidates multiplied)
+                        -(rewrite)-> retrieve  (same corpora, a follow-up query: second hop)
                         -(end)-----> finish -> END
 
 Each node is a small function of the state that returns the keys it changes and writes its
@@ -13,7 +14,7 @@ event (agents.state.*Event) to LangGraph's custom stream, which Agent.stream yie
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agents.config import prompt
 from agents.reflect import caveat
+from agents.rewrite import FollowUp, follow_up, llm_query
 from agents.route import forced_decision, untried
 from agents.state import (
     AgentAnswer,
@@ -31,15 +33,18 @@ from agents.state import (
     HitsEvent,
     Label,
     ReflectionEvent,
+    Reranked,
     RerankEvent,
     Round,
     RouteEvent,
+    Scored,
     Step,
     TokenEvent,
 )
 from rag.answer import Answer, answer_stream
+from rag.errors import GeneratorError
 from rag.grounding import NO_ANSWER
-from rag.items import Query
+from rag.items import Hit, Query
 
 if TYPE_CHECKING:
     from agents.agent import Agent
@@ -89,22 +94,24 @@ def build_graph(agent: Agent) -> Any:
     def retrieve(state: AgentState) -> dict[str, Any]:
         steps: list[Step] = []
         round_, k, n = state["round"], state["k"], state["candidates"]
+        follow_up = state.get("query") or ""
         with _timed("retrieve", round_, steps):
             image = state.get("image")
-            query = Query(state["question"], Path(image) if image else None)
+            query = Query(follow_up) if follow_up else Query(state["question"], Path(image) if image else None)
             hits = [
                 h
                 for corpus in state["corpora"]
                 for h in agent.library.search(query, corpus=corpus, k=n)
             ]
-        get_stream_writer()(HitsEvent(hits, state["corpora"], round_, k))
+        get_stream_writer()(HitsEvent(hits, state["corpora"], round_, k, follow_up))
         tried = [label for label in state["labels"] if label not in state.get("tried", [])]
         return {"hits": hits, "tried": tried, "steps": steps}
 
     def rerank(state: AgentState) -> dict[str, Any]:
         steps: list[Step] = []
         with _timed("rerank", state["round"], steps):
-            reranked = agent.reranker.rerank(state["question"], state["hits"], state["k"])
+            query = state.get("query") or state["question"]
+            reranked = carry(state.get("carried", []), agent.reranker.rerank(query, state["hits"], state["k"]))
         get_stream_writer()(RerankEvent(reranked.kept, reranked.dropped, state["round"]))
         return {"reranked": reranked, "steps": steps}
 
@@ -153,6 +160,7 @@ def build_graph(agent: Agent) -> Any:
                     and any(d.reason.startswith("beyond k") for d in reranked.dropped)
                 )
             )
+            hop = second_hop(agent, state) if round_ < agent.config.reflection_rounds else None
             verdict = agent.reflector.verdict(
                 round_,
                 state["question"],
@@ -161,6 +169,7 @@ def build_graph(agent: Agent) -> Any:
                 state["answer"],
                 left,
                 can_widen,
+                hop,
             )
         get_stream_writer()(ReflectionEvent(verdict))
         record = Round(
@@ -171,6 +180,7 @@ def build_graph(agent: Agent) -> Any:
             reranked if state["corpora"] else None,
             state["answer"],
             verdict,
+            state.get("query") or "",
         )
         update: dict[str, Any] = {
             "verdicts": [verdict],
@@ -184,11 +194,14 @@ def build_graph(agent: Agent) -> Any:
             update["k"] = state["k"] * agent.config.widen_factor
             update["candidates"] = state["candidates"] * agent.config.widen_factor
         if verdict.action == "reroute":
-            update["reranked"] = None
+            update |= {"reranked": None, "query": None, "carried": []}
+        if verdict.action == "rewrite" and hop is not None:
+            kept = reranked.kept if reranked else []
+            update |= {"query": hop.query, "queries": [hop.query], "carried": kept}
         return update
 
     def after_reflect(state: AgentState) -> str:
-        return {"reroute": "route", "widen": "retrieve", "end": "finish"}[state["action"]]
+        return {"reroute": "route", "widen": "retrieve", "rewrite": "retrieve", "end": "finish"}[state["action"]]
 
     def finish(state: AgentState) -> dict[str, Any]:
         final = compose(state)
@@ -211,6 +224,37 @@ def build_graph(agent: Agent) -> Any:
     )
     graph.add_edge("finish", END)
     return graph.compile()
+
+
+def carry(carried: list[Scored], reranked: Reranked) -> Reranked:
+    """The evidence the first hop kept and the second hop's re-ranked hits (each judged
+    against its own query), best first."""
+    if not carried:
+        return reranked
+    seen = {s.hit.id for s in carried}
+    kept = [*carried, *(s for s in reranked.kept if s.hit.id not in seen)]
+    return Reranked(sorted(kept, key=lambda s: -s.relevance), reranked.dropped, reranked.threshold, reranked.k)
+
+
+def second_hop(agent: Agent, state: AgentState) -> FollowUp | None:
+    """A connecting follow-up query from this round's evidence (cited, else kept), or None."""
+    reranked, mode = state.get("reranked"), agent.config.rewrite
+    if mode == "off" or not state["corpora"] or reranked is None:
+        return None
+    evidence = [c.hit for c in state["answer"].citations] or reranked.hits
+    n = state["candidates"]
+
+    def search(query: str) -> list[Hit]:
+        return [h for corpus in state["corpora"] for h in agent.library.search(query, corpus=corpus, k=n)]
+
+    def write(missing: Sequence[str]) -> str:
+        try:
+            return llm_query(agent.judge(), state["question"], evidence, missing, agent.config.rewrite_max_tokens)
+        except GeneratorError:  # the feedback query stands in
+            return ""
+
+    tried = [state["question"], *state.get("queries", [])]
+    return follow_up(state["question"], evidence, search, tried, write if mode == "llm" else None, reranked.hits)
 
 
 def direct_answer(agent: Agent, question: str, on_piece: Callable[[str], None]) -> Answer:
@@ -245,11 +289,12 @@ def direct_answer(agent: Agent, question: str, on_piece: Callable[[str], None]) 
 
 
 def best_round(rounds: list[Round]) -> Round:
-    """The round whose answer to keep: the one reflection accepted, else the best supported
-    one (highest coverage), else the last."""
-    for r in rounds:
-        if r.verdict is not None and r.verdict.ok:
-            return r
+    """The round whose answer to keep: the last one reflection accepted (a second hop follows
+    an accepted round and holds its evidence too), else the best supported one (highest
+    coverage), else the last."""
+    accepted = [r for r in rounds if r.verdict is not None and r.verdict.ok]
+    if accepted:
+        return accepted[-1]
     supported = [r for r in rounds if r.answer.supported and r.verdict is not None]
     if supported:
         return max(supported, key=lambda r: r.verdict.coverage if r.verdict else 0.0)

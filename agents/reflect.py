@@ -7,6 +7,10 @@ evidence holds at least `min_coverage` of the question's content words (an answe
 clouds cited from a passage that never mentions what the question asks about is grounded but
 does not answer it).
 
+When the evidence names a bridge and a follow-up query finds the rest (agents.rewrite), the
+next round is a second hop in the same corpora, even after an ok verdict: a multi-hop
+question's first hop is often grounded and covers most words while missing the answer.
+
 llm: the answer model also judges (supported | unsupported | insufficient) through vLLM
 structured outputs (`choice`), on top of the grounding check.
 """
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from agents.config import AgentConfig, prompt
+from agents.rewrite import QUESTION_FORM, FollowUp
 from agents.state import Action, Label, Verdict
 from rag.answer import Answer
 from rag.errors import GeneratorError
@@ -27,8 +32,6 @@ from rag.items import Hit
 
 Judgement = Literal["supported", "unsupported", "insufficient"]
 JUDGEMENTS: tuple[Judgement, ...] = ("supported", "unsupported", "insufficient")
-# Words of the question's form, not its content: they need not appear in the evidence.
-QUESTION_FORM = content_words("does did happen happens many much kind type way thing things called")
 
 
 def coverage(question: str, evidence: Sequence[Hit]) -> float:
@@ -46,9 +49,13 @@ def coverage(question: str, evidence: Sequence[Hit]) -> float:
 
 
 def next_action(
-    ok: bool, round_: int, max_rounds: int, can_reroute: bool, can_widen: bool
+    ok: bool, round_: int, max_rounds: int, can_reroute: bool, can_widen: bool,
+    can_rewrite: bool = False,
 ) -> tuple[Action, str]:
-    """What to do after a round's verdict."""
+    """What to do after a round's verdict: a connecting second hop first, then (when not ok)
+    the next-best corpus, then a larger k."""
+    if round_ < max_rounds and can_rewrite:
+        return "rewrite", "second hop: searching the follow-up query"
     if ok:
         return "end", "answer supported by sufficient evidence"
     if round_ >= max_rounds:
@@ -74,9 +81,11 @@ class Reflector:
         answer: Answer,
         untried: Sequence[Label],
         can_widen: bool,
+        follow_up: FollowUp | None = None,
     ) -> Verdict:
         """The verdict on one round's answer and the next action. `untried`: retrieval labels
-        not searched yet; `can_widen`: a larger k would bring evidence the round did not use."""
+        not searched yet; `can_widen`: a larger k would bring evidence the round did not use;
+        `follow_up`: a second-hop query whose look-ahead search connects."""
         mode = self.config.reflection
         if not corpora:
             return Verdict(
@@ -108,8 +117,11 @@ class Reflector:
                 why.append(f"the model judged the answer {judgement}")
         ok = supported and sufficient
         action, reason = next_action(
-            ok, round_, self.config.reflection_rounds, bool(untried), can_widen
+            ok, round_, self.config.reflection_rounds, bool(untried), can_widen, follow_up is not None
         )
+        if action == "rewrite" and follow_up is not None:
+            why.append(f"the evidence lacks {', '.join(follow_up.missing)}; it names {', '.join(follow_up.bridge)}")
+            reason = f"{reason} '{follow_up.query}'"
         reason = "; ".join([*why, reason])
         return Verdict(
             round_,

@@ -13,7 +13,7 @@ from rag.items import Hit
 Label = Literal["no", "paragraph", "document", "image", "clip", "video"]
 LABELS: tuple[Label, ...] = ("no", "paragraph", "document", "image", "clip", "video")
 DecidedBy = Literal["trained", "llm", "forced"]
-Action = Literal["end", "reroute", "widen"]
+Action = Literal["end", "reroute", "widen", "rewrite"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ class Round:
     reranked: Reranked | None
     answer: Answer
     verdict: Verdict | None = None
+    query: str = ""  # a second hop's follow-up query (empty: the question itself)
 
 
 @dataclass
@@ -122,7 +123,7 @@ class AgentAnswer(Answer):
 
 
 # Events of Agent.stream, in order: route, hits, rerank, token..., reflection, (again for a
-# re-route or a wider k), final. The `no` route skips hits and rerank.
+# re-route, a wider k or a second hop), final. The `no` route skips hits and rerank.
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class HitsEvent:
     corpora: tuple[str, ...]
     round: int
     k: int
+    query: str = ""  # a second hop's follow-up query (empty: the question itself)
     kind: Literal["hits"] = "hits"
 
 
@@ -188,10 +190,11 @@ def describe(event: Event) -> str:
         return f"{head}: {'+'.join(event.labels)} -> {where} [{d.decided_by}{': ' + probs if probs else ''}]{why}"
     if event.kind == "hits":
         per = {c: sum(h.corpus == c for h in event.hits) for c in event.corpora}
+        hop = f" for the follow-up query '{event.query}'" if event.query else ""
         return (
             "retrieve: "
             + ", ".join(f"{n} hits from {c}" for c, n in per.items())
-            + f" (k={event.k})"
+            + f" (k={event.k}){hop}"
         )
     if event.kind == "rerank":
         best = ", ".join(f"{s.relevance:.2f}" for s in event.kept[:5])
@@ -217,6 +220,9 @@ class AgentState(TypedDict, total=False):
     round: int
     k: int
     candidates: int
+    query: str  # this round's search query: the question, or a second hop's follow-up
+    queries: Annotated[list[str], operator.add]  # follow-up queries already searched
+    carried: list[Scored]  # evidence kept by the first hop, kept beside the second hop's
     hits: list[Hit]
     reranked: Reranked | None
     answer: Answer

@@ -165,6 +165,10 @@ class AgentConfig(_Strict):
         0.5, ge=0.0, le=1.0
     )  # share of the question's words the cited evidence holds
     widen_factor: int = Field(2, ge=2)
+    # Second retrieval hop for multi-hop questions (agents.rewrite): follow-up queries built
+    # from the evidence (feedback), written by the answer model (llm), or none (off).
+    rewrite: Literal["feedback", "llm", "off"] = "feedback"
+    rewrite_max_tokens: int = Field(24, ge=1)
     # A (smaller) served model for the routing, relevance and reflection calls; unset: the
     # answer model. Its base_url is required.
     judge: GeneratorConfig | None = None

@@ -70,6 +70,10 @@ def test_next_action_order() -> None:
     assert next_action(False, 1, 2, False, False)[0] == "end"
     assert next_action(False, 2, 2, True, True)[0] == "end"
     assert next_action(False, 0, 0, True, True)[0] == "end"  # reflection_rounds = 0: never loop
+    # A connecting second hop comes first, even after an ok verdict, while rounds remain.
+    assert next_action(True, 0, 2, True, True, can_rewrite=True)[0] == "rewrite"
+    assert next_action(False, 0, 2, True, True, can_rewrite=True)[0] == "rewrite"
+    assert next_action(True, 2, 2, True, True, can_rewrite=True)[0] == "end"
 
 
 def test_missing_support_is_said_plainly(ash_hits) -> None:
