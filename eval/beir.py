@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,9 +81,15 @@ def indexed(beir: Beir, config: Config, corpora: Sequence[CorpusConfig], workdir
         yield library, stems, time.perf_counter() - start
 
 
-def ranking(hits: list[Hit], stems: dict[str, str]) -> list[str]:
-    """Document ids in the order of their first hit (a chunk's hit counts for its document)."""
-    return list(dict.fromkeys(stems[Path(h.source).stem] for h in hits if Path(h.source).stem in stems))
+def ranking(hits: list[Hit], doc_of: Callable[[Hit], str | None]) -> list[str]:
+    """Document ids in the order of their first hit (a chunk's hit counts for its document);
+    hits `doc_of` maps to None are left out."""
+    return list(dict.fromkeys(d for h in hits if (d := doc_of(h)) is not None))
+
+
+def beir_ids(stems: dict[str, str]) -> Callable[[Hit], str | None]:
+    """A hit's BEIR document id, from the file stem `write_documents` gave it."""
+    return lambda hit: stems.get(Path(hit.source).stem)
 
 
 def _jsonl(path: Path) -> Iterator[dict]:

@@ -2,6 +2,7 @@
 
     mmrag eval retrieval --beir DIR [--granularity paragraph|document] [--k 10]
                          [--mode retrieve|rerank|agent|routed] [--limit N] [--json OUT]
+    mmrag eval retrieval --universalrag QUERIES.json [--mode ...] [--config mmrag.toml]
 
 The corpus is ingested into a fresh temporary store through the normal ingest path (one text
 file per document, the configured text corpus's chunking and encoder); a chunk's hit counts
@@ -13,6 +14,11 @@ for its document. Modes:
 - routed: both text granularities ingested; the trained router picks the label per query, a
   label that is not a text granularity retrieves nothing (routing errors become misses).
 Queries with two or more relevant documents (multi-hop) are also reported on their own.
+
+--universalrag reads a UniversalRAG query file (eval.universal) and searches the corpora
+already ingested into the configured library: each query goes to the corpus of its gold
+label (retrieve, rerank, agent) or of the trained router's label (routed); `no` questions
+have no gold items and are skipped. Figures are also given per gold label.
 Writes OUT (JSON) and OUT.md with a recall@k plot; the last line printed is
 `ndcg@10=<float> recall@5=<float>`.
 """
@@ -24,7 +30,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +40,10 @@ from rich.progress import track
 
 from agents.agent import Agent
 from agents.route import label_corpora
-from eval import metrics, report
-from eval.beir import Beir, indexed, ranking
+from eval import metrics, report, universal
+from eval.beir import Beir, beir_ids, indexed, ranking
 from rag.config import Config, CorpusConfig, default_corpora, load_config
+from rag.items import Hit
 from rag.library import Library
 
 MODES = ("retrieve", "rerank", "agent", "routed")
@@ -64,32 +72,39 @@ def scores(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]], k: 
     return {"figures": means, "recall_curve": curve, "per_query": per_query}
 
 
-def rank(library: Library, agent: Agent, question: str, mode: str, corpus: str, k: int, stems: dict[str, str]) -> tuple[list[str], str]:  # fmt: skip
-    """Document ranking for one question, and the corpus it came from."""
+def rank(library: Library, agent: Agent, question: str, mode: str, corpus: str | None, k: int, doc_of: Callable[[Hit], str | None]) -> tuple[list[str], str]:  # fmt: skip
+    """Document ranking for one question, and the corpus it came from ("" for none)."""
     if mode == "routed":
         label = agent.router().trained.route(question)[0][0]  # type: ignore[union-attr]
         names = label_corpora(library.config).get(label, ())  # type: ignore[call-overload]  # from config: no count queries per question
-        if label not in ("paragraph", "document") or not names:
+        if not names:
             return [], label
         corpus = names[0]
+    if corpus is None:
+        return [], ""
     if mode == "agent":
         answer = agent.ask(question, route=library.config.corpus(corpus).granularity)  # type: ignore[arg-type]
-        return ranking([s.hit for s in answer.kept], stems), corpus
+        return ranking([s.hit for s in answer.kept], doc_of), corpus
     hits = library.search(question, corpus=corpus, k=k * CANDIDATES)
     if mode == "rerank":
         scored = agent.reranker.score(question, hits)
         hits = [s.hit for s in sorted(scored, key=lambda s: -s.relevance)]
-    return ranking(hits, stems)[:k], corpus
+    return ranking(hits, doc_of)[:k], corpus
+
+
+def make_agent(library: Library, config: Config, mode: str) -> Agent:
+    """The agent whose router (routed mode: the trained one) and re-ranker the modes use."""
+    return Agent(library, config.agent.model_copy(update={"router": "trained"}) if mode == "routed" else config.agent)  # fmt: skip
 
 
 def run(beir: Beir, config: Config, granularity: str, mode: str, k: int, limit: int | None, workdir: Path) -> dict[str, Any]:  # fmt: skip
     corpora = text_corpora(config, ("paragraph", "document") if mode == "routed" else (granularity,))
     with indexed(beir, config, corpora, workdir) as (library, stems, ingest_s):
-        agent = Agent(library, config.agent.model_copy(update={"router": "trained"}) if mode == "routed" else config.agent)  # fmt: skip
+        agent, ids = make_agent(library, config, mode), beir_ids(stems)
         qids = beir.judged()[:limit] if limit else beir.judged()
         rankings, routed, start = {}, {}, time.perf_counter()
         for q in track(qids, description=f"{mode}: {len(qids)} queries"):
-            rankings[q], routed[q] = rank(library, agent, beir.queries[q], mode, corpora[0].name, k, stems)
+            rankings[q], routed[q] = rank(library, agent, beir.queries[q], mode, corpora[0].name, k, ids)
         query_s = time.perf_counter() - start
     result = scores(rankings, beir.qrels, k)
     multi = {q: r for q, r in rankings.items() if sum(g > 0 for g in beir.qrels[q].values()) >= 2}
@@ -99,9 +114,33 @@ def run(beir: Beir, config: Config, granularity: str, mode: str, k: int, limit: 
     return result | {"routed": dict(Counter(routed.values())), "documents": len(beir.corpus), "queries": len(qids), "multi_hop_queries": len(multi)}  # fmt: skip
 
 
+def run_universal(path: Path, config: Config, mode: str, k: int, limit: int | None) -> dict[str, Any]:
+    """UniversalRAG queries against the configured library's corpora (see the module doc)."""
+    queries = [q for q in universal.load(path) if q.label != "no" and q.files][:limit]
+    if not queries:
+        raise ValueError(f"{path}: no query with gold items (gt_texts, gt_images or gt_videos) and a retrieval label")
+    qrels = {q.id: dict.fromkeys(q.files, 1) for q in queries}
+    with Library(config) as library:
+        agent, mapping = make_agent(library, config, mode), label_corpora(config)
+        rankings, routed, start = {}, {}, time.perf_counter()
+        for q in track(queries, description=f"{mode}: {len(queries)} queries"):
+            corpus = next(iter(mapping.get(q.label, ())), None)  # type: ignore[call-overload]
+            ids = partial(universal.doc_id, window=q.window)
+            rankings[q.id], routed[q.id] = rank(library, agent, q.question, mode, corpus, k, ids)
+        query_s = time.perf_counter() - start
+    result = scores(rankings, qrels, k)
+    for label in dict.fromkeys(q.label for q in queries):
+        mine = {q.id: rankings[q.id] for q in queries if q.label == label}
+        result["figures"] |= {f"{label} {n}": scores(mine, qrels, k)["figures"][n] for n in ("recall@5", "ndcg@10")}
+    result["figures"]["queries_per_s"] = len(queries) / max(query_s, 1e-9)
+    return result | {"routed": dict(Counter(routed.values())), "queries": len(queries), "multi_hop_queries": sum(len(g) >= 2 for g in qrels.values())}  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mmrag eval retrieval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--beir", type=Path, required=True, help="BEIR folder")
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument("--beir", type=Path, help="BEIR folder")
+    given.add_argument("--universalrag", type=Path, help="UniversalRAG query file (corpora already ingested)")
     parser.add_argument("--granularity", choices=("paragraph", "document"), default="paragraph")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--mode", choices=MODES, default="retrieve")
@@ -110,14 +149,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, help="mmrag config (encoders, agent settings)")
     parser.add_argument("--json", type=Path, help="result file (default eval/results/retrieval-<dataset>-<mode>.json)")
     args = parser.parse_args(argv)
-    beir, config = Beir.load(args.beir, args.split), load_config(args.config)
-    with tempfile.TemporaryDirectory(prefix="mmrag-eval-") as tmp:
-        result = run(beir, config, args.granularity, args.mode, args.k, args.limit, Path(tmp))
-    name = f"{args.beir.resolve().name} · {args.mode} · {args.granularity}"
-    result = {"command": "retrieval", "dataset": str(args.beir), "mode": args.mode, "granularity": args.granularity,
+    config, dataset = load_config(args.config), args.beir or args.universalrag
+    if args.beir:
+        with tempfile.TemporaryDirectory(prefix="mmrag-eval-") as tmp:
+            result = run(Beir.load(args.beir, args.split), config, args.granularity, args.mode, args.k, args.limit, Path(tmp))  # fmt: skip
+        name, intro = f"{args.beir.resolve().name} · {args.mode} · {args.granularity}", f"{result['documents']} documents, "
+    else:
+        result = run_universal(args.universalrag, config, args.mode, args.k, args.limit)
+        name, intro = f"{args.universalrag.resolve().stem} · {args.mode}", "UniversalRAG queries against the configured corpora: "
+    result = {"command": "retrieval", "dataset": str(dataset), "mode": args.mode, "granularity": args.granularity,
               "meta": report.meta(config, k=args.k, candidates=args.k * CANDIDATES)} | result  # fmt: skip
-    out = args.json or Path("eval/results") / f"retrieval-{args.beir.resolve().name}-{args.mode}.json"
-    intro = f"{result['documents']} documents, {result['queries']} queries ({result['multi_hop_queries']} multi-hop)."
+    out = args.json or Path("eval/results") / f"retrieval-{dataset.resolve().stem}-{args.mode}.json"
+    intro += f"{result['queries']} queries ({result['multi_hop_queries']} multi-hop)."
     report.publish(result, out, f"Retrieval: {name}", intro, {"recall-curve": report.curve_plot({args.mode: result["recall_curve"]}, "k", "recall@k")})  # fmt: skip
     f = result["figures"]
     print(f"ndcg@10={f['ndcg@10']:.4f} recall@5={f['recall@5']:.4f}")
