@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,16 +95,12 @@ def build_graph(agent: Agent) -> Any:
     def retrieve(state: AgentState) -> dict[str, Any]:
         steps: list[Step] = []
         round_, k, n = state["round"], state["k"], state["candidates"]
-        follow_up = state.get("query") or ""
+        hop_query = state.get("query") or ""
         with _timed("retrieve", round_, steps):
             image = state.get("image")
-            query = Query(follow_up) if follow_up else Query(state["question"], Path(image) if image else None)
-            hits = [
-                h
-                for corpus in state["corpora"]
-                for h in agent.library.search(query, corpus=corpus, k=n)
-            ]
-        get_stream_writer()(HitsEvent(hits, state["corpora"], round_, k, follow_up))
+            query = Query(hop_query) if hop_query else Query(state["question"], Path(image) if image else None)
+            hits = search(agent, query, state["corpora"], n)
+        get_stream_writer()(HitsEvent(hits, state["corpora"], round_, k, hop_query))
         tried = [label for label in state["labels"] if label not in state.get("tried", [])]
         return {"hits": hits, "tried": tried, "steps": steps}
 
@@ -226,6 +223,11 @@ def build_graph(agent: Agent) -> Any:
     return graph.compile()
 
 
+def search(agent: Agent, query: Query | str, corpora: Sequence[str], n: int) -> list[Hit]:
+    """The top `n` hits of each corpus."""
+    return [h for corpus in corpora for h in agent.library.search(query, corpus=corpus, k=n)]
+
+
 def carry(carried: list[Scored], reranked: Reranked) -> Reranked:
     """The evidence the first hop kept and the second hop's re-ranked hits (each judged
     against its own query), best first."""
@@ -242,10 +244,6 @@ def second_hop(agent: Agent, state: AgentState) -> FollowUp | None:
     if mode == "off" or not state["corpora"] or reranked is None:
         return None
     evidence = [c.hit for c in state["answer"].citations] or reranked.hits
-    n = state["candidates"]
-
-    def search(query: str) -> list[Hit]:
-        return [h for corpus in state["corpora"] for h in agent.library.search(query, corpus=corpus, k=n)]
 
     def write(missing: Sequence[str]) -> str:
         try:
@@ -254,7 +252,8 @@ def second_hop(agent: Agent, state: AgentState) -> FollowUp | None:
             return ""
 
     tried = [state["question"], *state.get("queries", [])]
-    return follow_up(state["question"], evidence, search, tried, write if mode == "llm" else None, reranked.hits)
+    look_ahead = partial(search, agent, corpora=state["corpora"], n=state["candidates"])
+    return follow_up(state["question"], evidence, look_ahead, tried, write if mode == "llm" else None, reranked.hits)
 
 
 def direct_answer(agent: Agent, question: str, on_piece: Callable[[str], None]) -> Answer:
@@ -291,13 +290,14 @@ def direct_answer(agent: Agent, question: str, on_piece: Callable[[str], None]) 
 def best_round(rounds: list[Round]) -> Round:
     """The round whose answer to keep: the last one reflection accepted (a second hop follows
     an accepted round and holds its evidence too), else the best supported one (highest
-    coverage), else the last."""
+    coverage, the latest of equals), else the last."""
     accepted = [r for r in rounds if r.verdict is not None and r.verdict.ok]
     if accepted:
         return accepted[-1]
     supported = [r for r in rounds if r.answer.supported and r.verdict is not None]
     if supported:
-        return max(supported, key=lambda r: r.verdict.coverage if r.verdict else 0.0)
+        # the latest of equals: a second hop or a wider k holds the earlier round's evidence too
+        return max(reversed(supported), key=lambda r: r.verdict.coverage if r.verdict else 0.0)
     return rounds[-1]
 
 

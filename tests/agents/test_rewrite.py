@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from agents import Agent, AgentConfig
+from agents.graph import best_round
 from agents.rewrite import bridge_names, follow_up, missing_words
-from agents.state import HitsEvent
+from agents.state import HitsEvent, Round, Verdict
 from eval.beir import Beir, indexed
 from eval.multihop import build, write
 from eval.retrieval import text_corpora
+from rag.answer import Answer, Citation
 from rag.config import Config
-from rag.items import Hit
+from rag.items import Hit, Span
 from rag.library import Library
 
 QUESTIONS = 12
@@ -113,3 +115,19 @@ def test_agent_takes_a_second_hop_and_keeps_both_documents(multihop: MultiHop, a
         off = Agent(library, AgentConfig(router="trained", rewrite="off")).ask(question, route="paragraph")
         assert all(v.action != "rewrite" for v in off.verdicts)
         assert target not in {multihop.doc(s.hit) for s in off.kept}
+
+
+def test_best_round_prefers_the_later_of_equal_rounds() -> None:
+    """A second hop (or a wider k) holds the earlier round's evidence too: of two accepted
+    rounds the later is kept, and of two supported ones with equal coverage the later."""
+    hit = Hit("h", CORPUS, 0.9, "doc.txt", "text", "paragraph", "Marta Velin was born in Tarsk.", Span())
+
+    def round_(n: int, ok: bool, coverage: float, cited: bool = True) -> Round:
+        answer = Answer("q", f"answer {n}", [Citation(1, hit)] if cited else [], [hit], {})
+        verdict = Verdict(n, ok, ok, coverage, answer.grounding, "end", "")
+        return Round(n, ("paragraph",), (CORPUS,), 3, None, answer, verdict)
+
+    assert best_round([round_(0, True, 1.0), round_(1, True, 0.8)]).round == 1
+    assert best_round([round_(0, False, 0.4), round_(1, False, 0.4)]).round == 1
+    assert best_round([round_(0, False, 0.6), round_(1, False, 0.4)]).round == 0
+    assert best_round([round_(0, False, 0.6), round_(1, False, 0.0, cited=False)]).round == 0
