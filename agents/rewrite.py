@@ -87,12 +87,13 @@ def feedback_query(bridge: Sequence[str], missing: Sequence[str]) -> str:
 
 
 def llm_query(generator: Generator, question: str, evidence: Sequence[Hit], missing: Sequence[str], max_tokens: int) -> str:  # fmt: skip
-    """The answer model's follow-up query (one line)."""
+    """The answer model's follow-up query: its first non-empty line."""
     limit = generator.settings.max_evidence_chars
     shown = "\n".join(f'<evidence source="{Path(h.source).name}">\n{h.text[:limit]}\n</evidence>' for h in evidence)
     text = prompt("rewrite").format(evidence=shown, question=question, missing=", ".join(missing))
     reply = generator.complete([{"role": "user", "content": text}], max_tokens=max_tokens, temperature=0.0)
-    return " ".join(reply.strip().splitlines()[:1]).strip(" \"'")
+    first = next((line for line in reply.splitlines() if line.strip()), "")
+    return first.strip(" \"'")
 
 
 def connecting(hits: Sequence[Hit], bridge: Sequence[str], missing: Sequence[str], seen: set[str]) -> list[Hit]:

@@ -12,7 +12,7 @@ import pytest
 
 from agents import Agent, AgentConfig
 from agents.graph import best_round
-from agents.rewrite import bridge_names, follow_up, missing_words
+from agents.rewrite import bridge_names, follow_up, llm_query, missing_words
 from agents.state import HitsEvent, Round, Verdict
 from eval.beir import Beir, indexed
 from eval.multihop import build, write
@@ -115,6 +115,14 @@ def test_agent_takes_a_second_hop_and_keeps_both_documents(multihop: MultiHop, a
         off = Agent(library, AgentConfig(router="trained", rewrite="off")).ask(question, route="paragraph")
         assert all(v.action != "rewrite" for v in off.verdicts)
         assert target not in {multihop.doc(s.hit) for s in off.kept}
+
+
+@pytest.mark.server
+def test_llm_mode_asks_the_served_model_for_one_query_line(multihop: MultiHop, answer_library: Library) -> None:
+    question = multihop.beir.queries["q0"]
+    first = multihop.search(question, k=1)
+    line = llm_query(answer_library.generator(), question, first, ["director", "born"], 24)
+    assert line.strip() and "\n" not in line and len(line.split()) <= 24
 
 
 def test_best_round_prefers_the_later_of_equal_rounds() -> None:
