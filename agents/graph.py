@@ -290,15 +290,21 @@ def direct_answer(agent: Agent, question: str, on_piece: Callable[[str], None]) 
 def best_round(rounds: list[Round]) -> Round:
     """The round whose answer to keep: the last one reflection accepted (a second hop follows
     an accepted round and holds its evidence too), else the best supported one (highest
-    coverage, the latest of equals), else the last."""
+    coverage), else the last."""
     accepted = [r for r in rounds if r.verdict is not None and r.verdict.ok]
     if accepted:
         return accepted[-1]
     supported = [r for r in rounds if r.answer.supported and r.verdict is not None]
-    if supported:
-        # the latest of equals: a second hop or a wider k holds the earlier round's evidence too
-        return max(reversed(supported), key=lambda r: r.verdict.coverage if r.verdict else 0.0)
-    return rounds[-1]
+    if not supported:
+        return rounds[-1]
+    best = supported[0]
+    for r in supported[1:]:
+        gain = (r.verdict.coverage if r.verdict else 0.0) - (best.verdict.coverage if best.verdict else 0.0)
+        # of equals, a later round in the same corpora (a second hop, a wider k) holds the
+        # earlier evidence too; a re-routed one does not, and the router's first choice stands
+        if gain > 0 or (gain == 0 and r.corpora == best.corpora):
+            best = r
+    return best
 
 
 def compose(state: AgentState) -> AgentAnswer:

@@ -107,6 +107,13 @@ def connecting(hits: Sequence[Hit], bridge: Sequence[str], missing: Sequence[str
     ]  # fmt: skip
 
 
+def common(name: str, hits: Sequence[Hit]) -> bool:
+    """Whether a name is in most of the hits: a label every item carries ("Caption"), not a
+    bridge to one of them."""
+    holding = sum(name.lower() in f"{h.title} {h.text}".lower() for h in hits)
+    return holding > len(hits) / 2
+
+
 def follow_up(
     question: str,
     evidence: Sequence[Hit],
@@ -131,7 +138,9 @@ def follow_up(
     query = (write(missing) if write else "") or feedback_query(bridge, missing)
     if not query or query in tried or query == question:
         return None
-    found = connecting(search(query), bridge, missing, {h.id for h in [*evidence, *kept]})
+    hits = search(query)
+    bridge = [name for name in bridge if not common(name, hits)]
+    found = connecting(hits, bridge, missing, {h.id for h in [*evidence, *kept]})
     if not found:
         return None
     return FollowUp(query, tuple(missing), tuple(bridge), tuple(h.id for h in found))

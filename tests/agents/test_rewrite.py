@@ -127,7 +127,8 @@ def test_llm_mode_asks_the_served_model_for_one_query_line(multihop: MultiHop, a
 
 def test_best_round_prefers_the_later_of_equal_rounds() -> None:
     """A second hop (or a wider k) holds the earlier round's evidence too: of two accepted
-    rounds the later is kept, and of two supported ones with equal coverage the later."""
+    rounds the later is kept, and of two supported ones with equal coverage in the same
+    corpora the later; a re-routed round must cover more to replace an earlier one."""
     hit = Hit("h", CORPUS, 0.9, "doc.txt", "text", "paragraph", "Marta Velin was born in Tarsk.", Span())
 
     def round_(n: int, ok: bool, coverage: float, cited: bool = True) -> Round:
@@ -139,3 +140,6 @@ def test_best_round_prefers_the_later_of_equal_rounds() -> None:
     assert best_round([round_(0, False, 0.4), round_(1, False, 0.4)]).round == 1
     assert best_round([round_(0, False, 0.6), round_(1, False, 0.4)]).round == 0
     assert best_round([round_(0, False, 0.6), round_(1, False, 0.0, cited=False)]).round == 0
+    rerouted = round_(2, False, 0.4)
+    rerouted.corpora = ("image",)  # another corpus: the earlier round, the router's first choice, stands
+    assert best_round([round_(0, False, 0.4), round_(1, False, 0.4), rerouted]).round == 1
