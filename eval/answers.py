@@ -113,7 +113,8 @@ def score(sample: Sample, answer: AgentAnswer, stems: dict[str, str], faithful: 
                            "em": metrics.exact_match(answer.text, sample.answers), "f1": metrics.token_f1(answer.text, sample.answers),
                            "rouge_l": max((metrics.rouge_l(answer.text, a) for a in sample.answers), default=0.0),
                            "route": list(answer.route.labels) if answer.route else [], "grounding": answer.grounding,
-                           "steps": step_seconds(answer)}  # fmt: skip
+                           "steps": step_seconds(answer), "actions": [v.action for v in answer.verdicts],
+                           "second_hop": float(any(v.action == "rewrite" for v in answer.verdicts))}  # fmt: skip
     if sample.choices:
         picked = metrics.choice_of(answer.text, sample.choices)
         gold = metrics.choice_of(sample.answers[0], sample.choices) if sample.answers else None
@@ -153,7 +154,7 @@ def run(agent: Agent, samples: Sequence[Sample], stems: dict[str, str], judge: b
 
 def summary(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Means of every per-question score present (each over the questions that have it)."""
-    names = ("em", "f1", "rouge_l", "choice_correct", "citation_precision", "citation_recall", "faithfulness")
+    names = ("em", "f1", "rouge_l", "choice_correct", "citation_precision", "citation_recall", "faithfulness", "second_hop")
     return {n: float(np.mean([r[n] for r in rows if n in r])) for n in names if any(n in r for r in rows)}
 
 

@@ -67,7 +67,8 @@ def test_answers_and_latency_with_the_real_answer_model(answer_library, beir_dir
     assert main(["--config", str(config), "eval", "answers", "--beir", str(beir_dir), "--limit", "3", "--json", str(out)]) == 0  # fmt: skip
     assert last_line(capsys).startswith("f1=")
     result = json.loads(out.read_text())
-    assert len(result["rows"]) == 3 and {"em", "f1", "rouge_l", "citation_precision", "faithfulness"} <= set(result["figures"])  # fmt: skip
+    assert len(result["rows"]) == 3 and {"em", "f1", "rouge_l", "citation_precision", "faithfulness", "second_hop"} <= set(result["figures"])  # fmt: skip
+    assert all(row["actions"] and row["actions"][-1] == "end" for row in result["rows"])  # each round's reflection action
     assert all(0 <= v <= 1 for k, v in result["figures"].items() if not k.startswith("latency"))
     ragas = [json.loads(x) for x in out.with_name("answers-ragas.jsonl").read_text().splitlines()]
     assert len(ragas) == 3 and set(ragas[0]) == {"user_input", "response", "retrieved_contexts", "reference"}
