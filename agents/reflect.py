@@ -18,7 +18,6 @@ structured outputs (`choice`), on top of the grounding check.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Literal
 
 from agents.config import AgentConfig, prompt
@@ -29,6 +28,7 @@ from rag.errors import GeneratorError
 from rag.generator import Generator
 from rag.grounding import NO_ANSWER, content_words
 from rag.items import Hit
+from rag.messages import evidence_text
 
 Judgement = Literal["supported", "unsupported", "insufficient"]
 JUDGEMENTS: tuple[Judgement, ...] = ("supported", "unsupported", "insufficient")
@@ -139,11 +139,7 @@ class Reflector:
         """The answer model's verdict on the answer and its cited evidence (structured output)."""
         generator = self.generator()
         hits = [c.hit for c in answer.citations] or answer.evidence
-        limit = generator.settings.max_evidence_chars
-        evidence = "\n".join(
-            f'<evidence id="{n}" source="{Path(h.source).name}">\n{h.text[:limit]}\n</evidence>'
-            for n, h in enumerate(hits, start=1)
-        )
+        evidence = evidence_text(hits, generator.settings.max_evidence_chars)
         text = prompt("reflect").format(evidence=evidence, question=question, answer=answer.text)
         word = generator.choose([{"role": "user", "content": text}], JUDGEMENTS, 4).strip().lower()
         return word if word in JUDGEMENTS else "insufficient"  # type: ignore[return-value]

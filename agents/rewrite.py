@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from agents.config import prompt
 from rag.generator import Generator
 from rag.grounding import WORD, content_words, sentences
 from rag.items import Hit
+from rag.messages import evidence_text
 
 # Words of a question's form, not its content: they need not appear in the evidence.
 QUESTION_FORM = content_words("does did happen happens many much kind type way thing things called")
@@ -88,12 +88,16 @@ def feedback_query(bridge: Sequence[str], missing: Sequence[str]) -> str:
 
 def llm_query(generator: Generator, question: str, evidence: Sequence[Hit], missing: Sequence[str], max_tokens: int) -> str:  # fmt: skip
     """The answer model's follow-up query: its first non-empty line."""
-    limit = generator.settings.max_evidence_chars
-    shown = "\n".join(f'<evidence source="{Path(h.source).name}">\n{h.text[:limit]}\n</evidence>' for h in evidence)
+    shown = evidence_text(evidence, generator.settings.max_evidence_chars)
     text = prompt("rewrite").format(evidence=shown, question=question, missing=", ".join(missing))
     reply = generator.complete([{"role": "user", "content": text}], max_tokens=max_tokens, temperature=0.0)
     first = next((line for line in reply.splitlines() if line.strip()), "")
     return first.strip(" \"'")
+
+
+def holds(hit: Hit, name: str) -> bool:
+    """Whether the hit's title or text names `name` (case folded)."""
+    return name.lower() in f"{hit.title} {hit.text}".lower()
 
 
 def connecting(hits: Sequence[Hit], bridge: Sequence[str], missing: Sequence[str], seen: set[str]) -> list[Hit]:
@@ -102,7 +106,7 @@ def connecting(hits: Sequence[Hit], bridge: Sequence[str], missing: Sequence[str
     return [
         h for h in hits
         if h.id not in seen
-        and any(name.lower() in f"{h.title} {h.text}".lower() for name in bridge)
+        and any(holds(h, name) for name in bridge)
         and (not missing or content_words(f"{h.title} {h.text}") & wanted)
     ]  # fmt: skip
 
@@ -110,7 +114,7 @@ def connecting(hits: Sequence[Hit], bridge: Sequence[str], missing: Sequence[str
 def common(name: str, hits: Sequence[Hit]) -> bool:
     """Whether a name is in most of the hits: a label every item carries ("Caption"), not a
     bridge to one of them."""
-    holding = sum(name.lower() in f"{h.title} {h.text}".lower() for h in hits)
+    holding = sum(holds(h, name) for h in hits)
     return holding > len(hits) / 2
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,15 @@ def data_url(path: Path, max_side: int) -> str | None:
     except OSError:
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def evidence_text(hits: Sequence[Hit], limit: int) -> str:
+    """Numbered evidence as plain text (source file name, text cut at `limit` characters), for
+    the short judging and rewriting prompts that need no images."""
+    return "\n".join(
+        f'<evidence id="{n}" source="{Path(h.source).name}">\n{h.text[:limit]}\n</evidence>'
+        for n, h in enumerate(hits, start=1)
+    )
 
 
 def merge_text(parts: list[dict[str, Any]]) -> list[dict[str, Any]] | str:
