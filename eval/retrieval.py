@@ -129,9 +129,9 @@ def run_universal(path: Path, config: Config, mode: str, k: int, limit: int | No
             rankings[q.id], routed[q.id] = rank(library, agent, q.question, mode, corpus, k, ids)
         query_s = time.perf_counter() - start
     result = scores(rankings, qrels, k)
-    for label in dict.fromkeys(q.label for q in queries):
-        mine = {q.id: rankings[q.id] for q in queries if q.label == label}
-        result["figures"] |= {f"{label} {n}": scores(mine, qrels, k)["figures"][n] for n in ("recall@5", "ndcg@10")}
+    for label in dict.fromkeys(q.label for q in queries):  # per gold label, from the per-query values
+        mine = [result["per_query"][q.id] for q in queries if q.label == label]
+        result["figures"] |= {f"{label} {n}": float(np.mean([v[n] for v in mine])) for n in ("recall@5", "ndcg@10")}
     result["figures"]["queries_per_s"] = len(queries) / max(query_s, 1e-9)
     return result | {"routed": dict(Counter(routed.values())), "queries": len(queries), "multi_hop_queries": sum(len(g) >= 2 for g in qrels.values())}  # fmt: skip
 
