@@ -20,7 +20,9 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.calibration import Calibrator
 from agents.config import AgentConfig
+from agents.evidence import Prober
 from agents.graph import build_graph, labels_of
 from agents.reflect import Reflector
 from agents.rerank import Reranker
@@ -48,7 +50,8 @@ class Agent:
         self._router: Router | None = None
         self._lock = threading.Lock()
         self._judge: Generator | None = None
-        self.reranker = Reranker(library, self.config, judge=self.judge)
+        self.calibrator = Calibrator(library)
+        self.reranker = Reranker(library, self.config, self.calibrator, judge=self.judge)
         self.reflector = Reflector(self.config, self.judge)
         self.graph = build_graph(self)
 
@@ -74,11 +77,16 @@ class Agent:
                 trained = self._trained
                 if trained is _UNSET:  # also in llm mode: it decides when the LLM router fails
                     trained = load_trained()
-                llm = LLMRouter(
-                    self.judge, self.library.config, self.config.router_max_tokens
-                )
-                self._router = Router(self.config, trained, llm)
+                llm = LLMRouter(self.judge, self.library.config, self.config.router_max_tokens)
+                prober = Prober(self.library, self.calibrator)
+                self._router = Router(self.config, trained, llm, prober, self.trusts_llm_router)
             return self._router
+
+    @property
+    def trusts_llm_router(self) -> bool:
+        """Whether the hybrid router may hand uncertain questions to the LLM (`llm_router`)."""
+        served = self.config.judge is not None or bool(self.library.config.generator.base_url)
+        return {"on": True, "off": False, "auto": served}[self.config.llm_router]
 
     def judge(self) -> Generator:
         """The model for routing, relevance and reflection calls: `[agent] judge` when set

@@ -26,7 +26,7 @@ from langgraph.graph import END, START, StateGraph
 from agents.config import prompt
 from agents.reflect import caveat
 from agents.rewrite import FollowUp, follow_up, llm_query
-from agents.route import forced_decision, untried
+from agents.route import corpora_for, forced_decision, untried
 from agents.state import (
     AgentAnswer,
     AgentState,
@@ -37,6 +37,7 @@ from agents.state import (
     Reranked,
     RerankEvent,
     Round,
+    RouteDecision,
     RouteEvent,
     Scored,
     Step,
@@ -71,15 +72,16 @@ def build_graph(agent: Agent) -> Any:
                 if forced:
                     decision = forced_decision(forced, mapping, agent.config.router)
                 else:
-                    decision = agent.router().decide(state["question"], mapping)
+                    image = state.get("image")
+                    decision = agent.router().decide(state["question"], mapping, Path(image) if image else None)
                 labels, corpora = decision.labels, decision.corpora
             else:
                 decision = state["decision"]
-                label = agent.router().next_label(
+                label = state.get("reroute_to") or agent.router().next_label(
                     state["question"], decision, state.get("tried", []), mapping
                 )
                 assert label is not None, "reflect only re-routes when an untried label exists"
-                labels, corpora = (label,), mapping[label]
+                labels, corpora = (label,), corpora_for(label, mapping, decision.evidence)
         get_stream_writer()(RouteEvent(decision, round_, labels, corpora))
         return {
             "decision": decision,
@@ -87,6 +89,7 @@ def build_graph(agent: Agent) -> Any:
             "corpora": corpora,
             "round": round_,
             "steps": steps,
+            "reroute_to": None,
         }
 
     def after_route(state: AgentState) -> str:
@@ -158,16 +161,12 @@ def build_graph(agent: Agent) -> Any:
                 )
             )
             hop = second_hop(agent, state) if round_ < agent.config.reflection_rounds else None
+            match = None if state["corpora"] else content_match(agent, state["question"], decision, mapping)
+            kept = reranked.kept if reranked else []
             verdict = agent.reflector.verdict(
-                round_,
-                state["question"],
-                state["labels"],
-                state["corpora"],
-                state["answer"],
-                left,
-                can_widen,
-                hop,
-            )
+                round_, state["question"], state["labels"], state["corpora"], state["answer"],
+                left, can_widen, hop, kept, match,
+            )  # fmt: skip
         get_stream_writer()(ReflectionEvent(verdict))
         record = Round(
             round_,
@@ -192,6 +191,8 @@ def build_graph(agent: Agent) -> Any:
             update["candidates"] = state["candidates"] * agent.config.widen_factor
         if verdict.action == "reroute":
             update |= {"reranked": None, "query": None, "carried": []}
+            if match is not None:  # a `no` answer whose content a corpus holds: search its label
+                update["reroute_to"] = match[0]
         if verdict.action == "rewrite" and hop is not None:
             kept = reranked.kept if reranked else []
             update |= {"query": hop.query, "queries": [hop.query], "carried": kept}
@@ -254,6 +255,23 @@ def second_hop(agent: Agent, state: AgentState) -> FollowUp | None:
     tried = [state["question"], *state.get("queries", [])]
     look_ahead = partial(search, agent, corpora=state["corpora"], n=state["candidates"])
     return follow_up(state["question"], evidence, look_ahead, tried, write if mode == "llm" else None, reranked.hits)
+
+
+def content_match(
+    agent: Agent, question: str, decision: RouteDecision, mapping: dict[Label, tuple[str, ...]]
+) -> tuple[Label, str, float] | None:
+    """For a `no` answer: (label, corpus, probability) of the confident match for the
+    question's content in the label the intent model likes best (else the best match)."""
+    prober = agent.router().prober
+    if prober is None or not agent.config.evidence:
+        return None
+    corpora = [c for names in mapping.values() for c in names]
+    found = prober.content_match(question, corpora, agent.config.no_evidence_max)
+    if not found:
+        return None
+    label_of = {c: label for label, names in mapping.items() for c in names}
+    corpus = max(found, key=lambda c: (decision.intent.get(label_of[c], 0.0), found[c]))
+    return label_of[corpus], corpus, found[corpus]
 
 
 def direct_answer(agent: Agent, question: str, on_piece: Callable[[str], None]) -> Answer:

@@ -1,5 +1,11 @@
 """Self-reflection: is the answer supported by its cited evidence, and was that evidence
-sufficient? If not, and rounds remain: re-route to the next-best corpus, else widen k.
+sufficient? If not, and rounds remain: re-route to the next-best corpus, else widen k, but
+only when the evidence itself is weak. A draft that fails the grounding check over strong
+evidence (the right video kept with high relevance, covering the question) is not a sign
+that the corpus was wrong: its answer, quoted from the evidence, stands.
+
+A `no` answer is checked too: when the question's content words have a confident match in
+a corpus (agents.evidence.Prober.content_match), the next round searches that corpus.
 
 cheap (the default, right for a small model): supported = the answer is grounded (`cited`,
 `attributed` or `extracted`, see rag.grounding) with citations; sufficient = the cited
@@ -21,12 +27,12 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from agents.config import AgentConfig, prompt
-from agents.rewrite import QUESTION_FORM, FollowUp
-from agents.state import Action, Label, Verdict
+from agents.rewrite import FollowUp
+from agents.state import Action, Label, Scored, Verdict
 from rag.answer import Answer
 from rag.errors import GeneratorError
 from rag.generator import Generator
-from rag.grounding import NO_ANSWER, content_words
+from rag.grounding import NO_ANSWER, QUESTION_FORM, content_words
 from rag.items import Hit
 from rag.messages import evidence_text
 
@@ -50,16 +56,18 @@ def coverage(question: str, evidence: Sequence[Hit]) -> float:
 
 def next_action(
     ok: bool, round_: int, max_rounds: int, can_reroute: bool, can_widen: bool,
-    can_rewrite: bool = False,
+    can_rewrite: bool = False, strong: bool = False,
 ) -> tuple[Action, str]:
-    """What to do after a round's verdict: a connecting second hop first, then (when not ok)
-    the next-best corpus, then a larger k."""
+    """What to do after a round's verdict: a connecting second hop first, then (when not ok
+    and the evidence is not `strong`) the next-best corpus, then a larger k."""
     if round_ < max_rounds and can_rewrite:
         return "rewrite", "second hop: searching the follow-up query"
     if ok:
         return "end", "answer supported by sufficient evidence"
     if round_ >= max_rounds:
         return "end", f"no rounds left ({max_rounds} extra rounds allowed)"
+    if strong:
+        return "end", "the kept evidence is strong: the draft failed, not the corpus; its quoted answer stands"
     if can_reroute:
         return "reroute", "re-routing to the next-best corpus"
     if can_widen:
@@ -82,12 +90,22 @@ class Reflector:
         untried: Sequence[Label],
         can_widen: bool,
         follow_up: FollowUp | None = None,
+        kept: Sequence[Scored] = (),
+        match: tuple[Label, str, float] | None = None,
     ) -> Verdict:
         """The verdict on one round's answer and the next action. `untried`: retrieval labels
         not searched yet; `can_widen`: a larger k would bring evidence the round did not use;
-        `follow_up`: a second-hop query whose look-ahead search connects."""
+        `follow_up`: a second-hop query whose look-ahead search connects; `kept`: the
+        round's evidence; `match`: for a `no` answer, a corpus with a confident match for
+        the question's content (label, corpus, probability)."""
         mode = self.config.reflection
         if not corpora:
+            if match is not None and round_ < self.config.reflection_rounds:
+                return Verdict(
+                    round_, False, False, 0.0, answer.grounding, "reroute",
+                    f"route `no`, but {match[1]} holds a confident match for the question's content "
+                    f"({match[2]:.2f}): searching {match[0]}", mode, (),
+                )  # fmt: skip
             return Verdict(
                 round_, False, True, 1.0, answer.grounding, "end",
                 "route `no`: the model answered alone, with no evidence to check against", mode, (),
@@ -116,8 +134,9 @@ class Reflector:
             if judgement not in (None, "supported"):
                 why.append(f"the model judged the answer {judgement}")
         ok = supported and sufficient
+        strong = self.strong(question, kept)
         action, reason = next_action(
-            ok, round_, self.config.reflection_rounds, bool(untried), can_widen, follow_up is not None
+            ok, round_, self.config.reflection_rounds, bool(untried), can_widen, follow_up is not None, strong
         )
         if action == "rewrite" and follow_up is not None:
             why.append(f"the evidence lacks {', '.join(follow_up.missing)}; it names {', '.join(follow_up.bridge)}")
@@ -133,6 +152,13 @@ class Reflector:
             reason,
             mode,
             tuple(corpora),
+        )
+
+    def strong(self, question: str, kept: Sequence[Scored]) -> bool:
+        """Whether the kept evidence is strong: its best hit's relevance reaches
+        `strong_relevance` and together it holds every content word of the question."""
+        return bool(kept) and kept[0].relevance >= self.config.strong_relevance and (
+            coverage(question, [s.hit for s in kept]) == 1.0
         )
 
     def judge(self, question: str, answer: Answer) -> Judgement:

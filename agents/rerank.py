@@ -1,13 +1,9 @@
 """Stage two after retrieval: a relevance score (0-1) per hit, then adaptive up-to-k.
 
 Signals, averaged into the relevance:
-- `calibrated`: the retriever's score calibrated per corpus. Scores of different encoders
-  (MiniLM cosine, CLIP-fused cosine) are not comparable, so
-  each corpus's score is measured against its own null distribution: the best scores that
-  unrelated background questions get in that corpus (median and robust spread, computed once
-  per corpus size). A hit scoring `SHIFT` robust spreads above an unrelated question's best
-  match is at 0.5. A text corpus with `bm25 = true` scores by reciprocal-rank fusion, which
-  has no similarity scale: its hits go without this signal.
+- `calibrated`: the retriever's score calibrated per corpus against its null distribution
+  (agents.calibration). A text corpus with `bm25 = true` scores by reciprocal-rank fusion,
+  which has no similarity scale: its hits go without this signal.
 - `sentence`: for hits the answer model reads as text (text hits; images and clips too when
   the model has no vision and reads their descriptors), the MiniLM cosine of the question
   and the hit's best sentence, through a logistic centred on the grounding threshold.
@@ -25,8 +21,6 @@ Adaptive up-to-k: keep at most k hits whose relevance reaches the threshold, bes
 from __future__ import annotations
 
 import logging
-import math
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -34,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.calibration import Calibrator, has_scale, sigmoid
 from agents.config import AgentConfig, prompt
 from agents.state import Reranked, Scored
 from rag.errors import GeneratorError
@@ -44,68 +39,11 @@ from rag.library import Library
 from rag.messages import ImageBudget, evidence_parts, merge_text
 from rag.models import resolve_model
 
-# Questions unrelated to any particular collection: their best matches in a corpus show what
-# "no relevant item" scores look like there.
-BACKGROUND_QUESTIONS: tuple[str, ...] = (
-    "What is the tallest mountain in Africa?",
-    "How do I reset a forgotten email password?",
-    "Who wrote the novel Pride and Prejudice?",
-    "What is the boiling point of nitrogen?",
-    "How many players are on a football team?",
-    "When did the Roman Empire fall?",
-    "What is the exchange rate of the euro?",
-    "How do vaccines train the immune system?",
-    "Which planet has the most moons?",
-    "What does a tax accountant do?",
-    "How do I tie a bowline knot?",
-    "What language is spoken in Brazil?",
-    "Why is the sky blue?",
-    "How long should I boil an egg?",
-    "What is a prime number?",
-    "Who painted the Mona Lisa?",
-)
-SHIFT = 2.0  # robust spreads above the null median that count as 50 % relevant
-MIN_SPREAD = 0.05  # floor for the null's spread (small corpora have almost none)
 SENTENCE_CENTER = DEFAULT_GROUNDING.min_similarity  # cosine the extractive answer needs
 SENTENCE_SCALE = 0.1
 MAX_SENTENCES = 12  # per hit: a whole document is pre-filtered lexically before embedding
 log = logging.getLogger(__name__)
 JUDGES_IN_FLIGHT = 8  # relevance requests sent at once (the server batches them)
-
-
-def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-class Calibrator:
-    """Maps a corpus's raw retriever scores to 0-1 against that corpus's null distribution."""
-
-    def __init__(self, library: Library, questions: Sequence[str] = BACKGROUND_QUESTIONS):
-        self.library = library
-        self.questions = tuple(questions)
-        self._null: dict[str, tuple[int, float, float]] = {}
-        self._lock = threading.Lock()
-
-    def null(self, corpus: str) -> tuple[float, float]:
-        """(median, robust spread) of the background questions' best scores in `corpus`."""
-        count = self.library.counts().get(corpus, 0)
-        with self._lock:
-            cached = self._null.get(corpus)
-            if cached is None or cached[0] != count:
-                best = [
-                    hits[0].score
-                    for q in self.questions
-                    if (hits := self.library.search(q, corpus=corpus, k=1))
-                ]
-                scores = np.asarray(best or [0.0])
-                median = float(np.median(scores))
-                spread = max(1.4826 * float(np.median(np.abs(scores - median))), MIN_SPREAD)
-                self._null[corpus] = cached = (count, median, spread)
-        return cached[1], cached[2]
-
-    def __call__(self, corpus: str, scores: Sequence[float]) -> list[float]:
-        median, spread = self.null(corpus)
-        return [sigmoid((score - median) / spread - SHIFT) for score in scores]
 
 
 @cache
@@ -132,13 +70,6 @@ class Reranker:
         # The embedded model (no base_url) is text-only: it reads images and clips as descriptors.
         self.vision = bool(settings.base_url) and settings.vision
 
-    def rank_fused(self, corpus: str) -> bool:
-        """Whether the corpus's scores are BM25 reciprocal-rank fusion (ranks, not similarities)."""
-        config = self.library.config
-        return any(
-            c.name == corpus and c.modality == "text" and c.encoder.bm25 for c in config.corpora
-        )
-
     def reads_text(self, hit: Hit) -> bool:
         return hit.modality == "text" or not self.vision
 
@@ -151,7 +82,7 @@ class Reranker:
         """Every hit with its relevance and signals, in the given order."""
         signals: list[dict[str, float]] = [{"retriever": hit.score} for hit in hits]
         for corpus in dict.fromkeys(hit.corpus for hit in hits):
-            if self.rank_fused(corpus):
+            if not has_scale(self.library.config, corpus):
                 continue  # reciprocal-rank scores have no scale to calibrate
             ours = [i for i, hit in enumerate(hits) if hit.corpus == corpus]
             for i, value in zip(

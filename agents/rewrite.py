@@ -24,12 +24,10 @@ from dataclasses import dataclass
 
 from agents.config import prompt
 from rag.generator import Generator
-from rag.grounding import WORD, content_words, sentences
+from rag.grounding import QUESTION_FORM, WORD, content_words, sentences
 from rag.items import Hit
 from rag.messages import evidence_text
 
-# Words of a question's form, not its content: they need not appear in the evidence.
-QUESTION_FORM = content_words("does did happen happens many much kind type way thing things called")
 NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of|de|van|von|the)?\s*[A-Z][\w'-]*)*")
 MAX_BRIDGE = 2
 MAX_QUERY_WORDS = 16

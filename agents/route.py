@@ -2,26 +2,36 @@
 
 Router labels (UniversalRAG's set) map onto the configured corpora by granularity; a label
 with no configured corpus holding items is never chosen (a deployment without video never
-routes there) and `no` means the model answers alone. Three routers:
+routes there) and `no` means the model answers alone. The decision, for router modes:
 
-- trained (agents.routing.TrainedRouter): calibrated probabilities over the six labels,
-  restricted to the available ones and renormalised;
+- trained (the intent model, agents.routing.TrainedRouter) with evidence: its calibrated
+  probabilities over the available labels are combined with evidence probes of the
+  corpora (agents.evidence), see `fuse`. `no` is never a blind guess: it stands only when
+  no corpus holds a confident match (`no_evidence_max`).
 - llm: the configured corpora described in a prompt (agents/prompts/router.md), the label
   read through vLLM structured outputs (`choice`), so it always parses;
-- hybrid: the trained router when its top probability exceeds `confidence`, else the LLM.
+- hybrid: the trained decision when its top probability exceeds `confidence`; below it
+  the LLM decides when it is trusted (`llm_router`: by default only a served model, since
+  the embedded 135M model routes worse than the trained router), else the top two labels
+  are both searched.
 
-When the top-2 probabilities are within `multi_route_margin`, both routes are searched.
+When the top-2 probabilities are within `multi_route_margin`, both routes are searched too.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from agents.config import AgentConfig, prompt
+from agents.evidence import Prober
 from agents.state import LABELS, Label, RouteDecision
 from rag.config import Config
 from rag.errors import GeneratorError
@@ -30,6 +40,7 @@ from rag.generator import Generator
 log = logging.getLogger(__name__)
 
 RETRIEVAL_LABELS: tuple[Label, ...] = LABELS[1:]
+CONFIDENT = 0.5  # a probe's probability from which a corpus counts as holding a match
 LABEL_MEANING: dict[str, str] = {
     "no": "no retrieval: general knowledge, arithmetic, definitions, small talk or rewriting "
     "that the assistant can answer alone",
@@ -42,9 +53,10 @@ LABEL_MEANING: dict[str, str] = {
 
 
 class ProbabilisticRouter(Protocol):
-    """What the agent needs from agents.routing.TrainedRouter."""
+    """What the agent needs from agents.routing.TrainedRouter: label probabilities, and the
+    question's embedding by encoder name when the same forward pass gives it."""
 
-    def route(self, question: str) -> list[tuple[str, float]]: ...
+    def route_and_embed(self, question: str) -> tuple[list[tuple[str, float]], dict[str, np.ndarray]]: ...
 
 
 def label_corpora(
@@ -81,10 +93,16 @@ def decide(
     mode: str,
     first: Label | None = None,
     reason: str = "",
+    *,
+    evidence: Mapping[str, float] | None = None,
+    intent: Mapping[str, float] | None = None,
+    unsure: bool = False,
 ) -> RouteDecision:
     """The route decision: the best available label (or `first`, e.g. the LLM's choice),
-    plus the runner-up when it is within `margin` of the best (multi-route). With no
-    probabilities (a bare LLM choice) the ranking after `first` is the labels' order."""
+    plus the runner-up when it is within `margin` of the best or the decision is `unsure`
+    (multi-route). With no probabilities (a bare LLM choice) the ranking after `first` is
+    the labels' order. A label's corpora are searched best evidence first (`evidence`:
+    corpus -> probability that it holds a match)."""
     probs = restrict(probabilities, list(mapping)) if probabilities is not None else {}
     ranking: list[Label] = sorted(
         mapping, key=lambda label: (-probs.get(label, 0.0), LABELS.index(label))
@@ -93,19 +111,81 @@ def decide(
         ranking.remove(first)
         ranking.insert(0, first)
     labels = [ranking[0]]
-    if (
-        first is None
-        and probs
-        and len(ranking) > 1
-        and probs[ranking[0]] - probs[ranking[1]] <= margin
-    ):
-        labels.append(ranking[1])
-        reason = (reason + "; " if reason else "") + (
-            f"top-2 within {margin:.2f} ({ranking[0]} {probs[ranking[0]]:.2f}, "
-            f"{ranking[1]} {probs[ranking[1]]:.2f}): searching both"
-        )
-    corpora = tuple(name for label in labels for name in mapping[label])
-    return RouteDecision(tuple(labels), corpora, probs, tuple(ranking), decided_by, mode, reason)  # type: ignore[arg-type]
+    if first is None and probs and len(ranking) > 1:
+        best, second = probs[ranking[0]], probs[ranking[1]]
+        why = ""
+        if best - second <= margin:
+            why = f"top-2 within {margin:.2f}"
+        elif unsure and second > 0:
+            why = f"unsure (top {best:.2f})"
+        if why:
+            labels.append(ranking[1])
+            reason = (reason + "; " if reason else "") + (
+                f"{why} ({ranking[0]} {best:.2f}, {ranking[1]} {second:.2f}): searching both"
+            )
+    corpora = tuple(name for label in labels for name in corpora_for(label, mapping, evidence or {}))
+    return RouteDecision(
+        tuple(labels), corpora, probs, tuple(ranking), decided_by, mode, reason,  # type: ignore[arg-type]
+        dict(intent or {}), dict(evidence or {}),
+    )  # fmt: skip
+
+
+def corpora_for(label: Label, mapping: Mapping[Label, tuple[str, ...]], evidence: Mapping[str, float]) -> tuple[str, ...]:  # fmt: skip
+    """The label's corpora to search: all of them, or when each has evidence, the best one
+    and those as likely to hold a match (a confident one, at least half the best's odds).
+    This is what tells two corpora of one granularity ("manuals", "tickets") apart."""
+    names = mapping.get(label, ())
+    if len(names) < 2 or any(n not in evidence for n in names):
+        return names
+    ordered = sorted(names, key=lambda n: -evidence[n])
+    best = evidence[ordered[0]]
+    return (ordered[0], *(n for n in ordered[1:] if evidence[n] >= CONFIDENT and 1 - evidence[n] <= 2 * (1 - best)))
+
+
+def fuse(
+    intent: Mapping[str, float],
+    evidence: Mapping[str, float],
+    mapping: Mapping[Label, tuple[str, ...]],
+    weight: float,
+) -> dict[str, float]:
+    """P(label | question, evidence) from the intent model's P(label | question) and the
+    probes: log P = log P_intent(label) + weight * logit(e(label)) + const, where e(label)
+    is the calibrated probability of the label's best corpus.
+
+    Why this form: the intent model says where a question reads as belonging; the probes
+    say where matching content is, which the wording cannot tell ("what does the wind do
+    with the ash?" is answered by a video clip). Read as a Bayes update with the probes as
+    independent evidence, a calibrated e (even prior odds) is the likelihood ratio
+    e / (1 - e) of "this corpus holds the answer" against "unrelated", so each label's
+    log-odds move by logit(e); `no` holds no corpus and does not move, nor does a label
+    whose corpora give no calibrated score. `weight` (< 1) tempers the update, since neither
+    the calibration nor the independence is exact."""
+    scores = {}
+    for label in mapping:
+        known = [evidence[c] for c in mapping[label] if c in evidence]
+        e = min(max(max(known), 1e-4), 1 - 1e-4) if known else None
+        shift = weight * math.log(e / (1 - e)) if e is not None else 0.0
+        scores[label] = math.log(max(intent.get(label, 0.0), 1e-9)) + shift
+    top = max(scores.values())
+    total = sum(math.exp(v - top) for v in scores.values())
+    return {label: math.exp(v - top) / total for label, v in scores.items()}
+
+
+def overrule_no(probabilities: Mapping[str, float], evidence: Mapping[str, float], ceiling: float) -> tuple[dict[str, float], str]:  # fmt: skip
+    """`no` is never a blind guess: when it is the best label but some corpus holds a match
+    at least `ceiling` probable, `no` is dropped (the rest renormalised) and the reason says
+    why; otherwise the probabilities are returned as they are."""
+    probs = dict(probabilities)
+    best = max(probs, key=probs.__getitem__)
+    confident = [(p, c) for c, p in evidence.items() if p >= ceiling]
+    if best != "no" or not confident or len(probs) < 2:
+        return probs, ""
+    value, corpus = max(confident)
+    probs.pop("no")
+    total = sum(probs.values()) or 1.0
+    return {**{k: v / total for k, v in probs.items()}, "no": 0.0}, (
+        f"the question reads as needing no retrieval, but {corpus} holds a confident match ({value:.2f})"
+    )
 
 
 class LLMRouter:
@@ -172,42 +252,90 @@ def load_trained() -> ProbabilisticRouter | None:
 
 
 class Router:
-    """The configured routing policy (trained | llm | hybrid) over the available corpora."""
+    """The configured routing policy (trained | llm | hybrid) over the available corpora.
+    `prober`: the evidence probes (None: the intent model alone); `trust_llm`: whether the
+    hybrid policy may hand uncertain questions to the LLM router."""
 
     def __init__(
-        self, config: AgentConfig, trained: ProbabilisticRouter | None, llm: LLMRouter | None
+        self,
+        config: AgentConfig,
+        trained: ProbabilisticRouter | None,
+        llm: LLMRouter | None,
+        prober: Prober | None = None,
+        trust_llm: bool = True,
     ):
         self.config = config
         self.trained = trained
         self.llm = llm
+        self.prober = prober
+        self.trust_llm = trust_llm
 
-    def decide(self, question: str, mapping: Mapping[Label, tuple[str, ...]]) -> RouteDecision:
+    def probe(
+        self, question: str, mapping: Mapping[Label, tuple[str, ...]], embeddings: Mapping[str, np.ndarray], image: Path | None = None
+    ) -> dict[str, float]:
+        """Evidence probes of every corpus the labels map to (none without a prober)."""
+        if self.prober is None or not self.config.evidence:
+            return {}
+        corpora = list(dict.fromkeys(c for names in mapping.values() for c in names))
+        return self.prober(question, corpora, embeddings, image)
+
+    def decide(
+        self, question: str, mapping: Mapping[Label, tuple[str, ...]], image: Path | None = None, use_llm: bool = True
+    ) -> RouteDecision:
         """The route. When the LLM router fails (server down, timed out, refused), the
-        trained router's decision stands, with the failure in its reason."""
+        trained decision stands, with the failure in its reason. `use_llm=False`: never ask
+        the LLM (e.g. search-only when no generator is reachable)."""
         mode, margin = self.config.router, self.config.multi_route_margin
-        labels = list(mapping)
         trained = None
         if self.trained is not None:
-            probs = dict(self.trained.route(question))
-            trained = decide(probs, mapping, margin, "trained", mode)
+            route, embeddings = self.trained.route_and_embed(question)
+            trained = self.fused(question, mapping, dict(route), embeddings, image)
             top = trained.probabilities[trained.label]
-            if mode == "trained" or self.llm is None or (mode == "hybrid" and top > self.config.confidence):
+            unsure = top <= self.config.confidence
+            if not use_llm or self.llm is None or mode == "trained" or (mode == "hybrid" and not (unsure and self.trust_llm)):
                 return trained
-        if self.llm is None:
+        if self.llm is None or not use_llm:
             raise RuntimeError("no router: the trained router is unavailable and no LLM router was given")  # fmt: skip
         try:
-            choice = self.llm.choose(question, labels)
+            choice = self.llm.choose(question, list(mapping))
         except GeneratorError as exc:
             if trained is None:
                 raise
             log.warning("LLM router failed (%s); the trained router decides", exc)
             return replace(trained, reason=f"LLM router unavailable ({exc}); the trained router decided")  # fmt: skip
-        if trained is None or mode == "llm":
-            reason = "" if mode == "llm" else "trained router unavailable: the LLM chose"
-            return decide(None, mapping, margin, "llm", mode, first=choice, reason=reason)
+        if trained is None:
+            return decide(None, mapping, margin, "llm", mode, first=choice, reason="" if mode == "llm" else "trained router unavailable: the LLM chose")  # fmt: skip
         top = trained.probabilities[trained.label]
-        reason = f"trained router unsure (top {trained.label} {top:.2f} <= {self.config.confidence:.2f}): the LLM chose {choice}"  # fmt: skip
-        return decide(trained.probabilities, mapping, margin, "llm", mode, first=choice, reason=reason)
+        reason = f"the LLM chose {choice}" if mode == "llm" else f"trained router unsure (top {trained.label} {top:.2f} <= {self.config.confidence:.2f}): the LLM chose {choice}"  # fmt: skip
+        confident = max(trained.evidence.values(), default=0.0)
+        if choice == "no" and confident >= self.config.no_evidence_max:
+            choice = next(label for label in trained.ranking if label != "no")
+            reason += f", but a corpus holds a confident match ({confident:.2f}): {choice} instead"
+        return decide(trained.probabilities, mapping, margin, "llm", mode, first=choice, reason=reason,
+                      evidence=trained.evidence, intent=trained.intent)  # fmt: skip
+
+    def fused(
+        self,
+        question: str,
+        mapping: Mapping[Label, tuple[str, ...]],
+        intent: Mapping[str, float],
+        embeddings: Mapping[str, np.ndarray],
+        image: Path | None = None,
+    ) -> RouteDecision:
+        """The trained decision: intent probabilities moved by the evidence probes (`fuse`),
+        `no` overruled when a corpus holds a confident match, the top two searched when the
+        result is unsure."""
+        available = restrict(intent, list(mapping))
+        evidence = self.probe(question, mapping, embeddings, image)
+        probs = fuse(available, evidence, mapping, self.config.evidence_weight) if evidence else available
+        probs, why = overrule_no(probs, evidence, self.config.no_evidence_max)
+        moved = max(available, key=available.__getitem__)
+        now = max(probs, key=probs.__getitem__)
+        if not why and now != moved:
+            why = f"evidence moved the route from {moved} ({available[moved]:.2f}) to {now}"
+        unsure = probs[now] <= self.config.confidence
+        return decide(probs, mapping, self.config.multi_route_margin, "trained", self.config.router, reason=why,
+                      evidence=evidence, intent=available, unsure=unsure)  # fmt: skip
 
     def next_label(
         self,

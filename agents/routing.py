@@ -20,9 +20,10 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,7 +40,7 @@ DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "universalrag" / "train.json"
 )
 ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
-FORMAT = 1
+FORMAT = 2
 MAX_TOKENS = 256
 WORD_TFIDF = dict(
     ngram_range=(1, 2), sublinear_tf=True, lowercase=False, token_pattern=r"(?u)\b\w+\b|[^\w\s]"
@@ -49,6 +50,7 @@ CHAR_TFIDF = dict(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, low
 BLOCK_WEIGHTS = {"word": 1.0, "char": 0.5, "dense": 1.5, "cue": 0.2}
 BLOCKS = tuple(BLOCK_WEIGHTS)
 ABSENT = -1e3  # score of a label that had no training questions
+NEGLIGIBLE_STYLE = 1e-3  # a style this improbable is left out of the mixture (saves its head)
 
 _OPTION_LINE = re.compile(r"^\s*(?:\(\s*[A-Za-z1-9]\s*\)|[A-Ja-j1-9][).:](?=\s))")
 _OPTION_HEADER = re.compile(r"^\s*(?:options|choices|answer choices|candidates)\s*:?\s*$", re.I)
@@ -87,12 +89,33 @@ def label_name(label: int | str) -> str:
     raise ValueError(f"unknown routing label {label!r}: expected 0-5 or one of {LABELS}")
 
 
-def load_labelled(path: str | Path) -> tuple[list[str], list[str]]:
-    """Questions and label names from a JSON array of {"question", "gt_retrieval"} objects."""
+class Labelled(NamedTuple):
+    """Labelled questions: the gold label of each, and every label acceptable for it."""
+
+    questions: list[str]
+    labels: list[str]
+    acceptable: list[tuple[str, ...]]
+
+
+def load_labelled(path: str | Path) -> Labelled:
+    """Questions and label names from a JSON array of {"question", "gt_retrieval"} objects.
+    `gt_retrieval` may be a list (the first is the gold label, all are acceptable); an
+    optional "acceptable" list names further labels that count as right."""
     rows = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(rows, list):
         raise ValueError(f"{path}: expected a JSON array of objects")
-    return [str(r["question"]) for r in rows], [label_name(r["gt_retrieval"]) for r in rows]
+    out = Labelled([], [], [])
+    for n, row in enumerate(rows):
+        try:
+            gold = row["gt_retrieval"]
+            given = [label_name(x) for x in (gold if isinstance(gold, list) else [gold])]
+            given += [label_name(x) for x in row.get("acceptable") or ()]
+            out.questions.append(str(row["question"]))
+            out.labels.append(given[0])
+            out.acceptable.append(tuple(dict.fromkeys(given)))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: row {n}: {exc}") from exc
+    return out
 
 
 def cue_features(texts: Sequence[str]) -> np.ndarray:
@@ -142,21 +165,20 @@ def encode_layers(
 
 
 @dataclass
-class TrainedRouter:
-    """Linear SVM over MiniLM-layer, TF-IDF and cue features, with calibrated probabilities."""
+class LinearHead:
+    """One calibrated linear SVM over the features: TF-IDF blocks fitted on its own training
+    questions, the shared MiniLM and cue blocks standardised, scores over `classes`."""
 
+    classes: tuple[str, ...]
     word: TfidfVectorizer
     char: TfidfVectorizer
     scalers: dict[str, tuple[np.ndarray, np.ndarray]]  # "dense"/"cue": (mean, scale)
-    coef: dict[str, np.ndarray]  # per block, (6, n_block_features), block weight folded in
-    intercept: np.ndarray  # (6,)
+    coef: dict[str, np.ndarray]  # per block, (classes, n_block_features), block weight folded in
+    intercept: np.ndarray  # (classes,)
     temperature: float  # probabilities = softmax(scores / temperature)
-    config: dict
-
-    labels: tuple[str, ...] = LABELS
 
     def scores(self, texts: Sequence[str], dense: np.ndarray) -> np.ndarray:
-        """Raw SVM scores (n, 6) for normalised questions and their `encode_layers` features."""
+        """Raw SVM scores (n, classes) for normalised questions and their `encode_layers` features."""
         blocks = {
             "word": self.word.transform(texts),
             "char": self.char.transform(texts),
@@ -166,92 +188,53 @@ class TrainedRouter:
         total = sum(blocks[b] @ self.coef[b].T for b in BLOCKS)
         return np.asarray(total, dtype=np.float32) + self.intercept
 
-    def proba_from(
-        self, texts: Sequence[str], dense: np.ndarray, calibrated: bool = True
-    ) -> np.ndarray:
-        """Probabilities (n, 6) from precomputed features; uncalibrated = softmax of SVM scores."""
+    def proba(self, texts: Sequence[str], dense: np.ndarray, calibrated: bool = True) -> np.ndarray:
+        """Probabilities (n, classes); uncalibrated = softmax of the SVM scores."""
         scores = self.scores(texts, dense)
         return _softmax(scores / self.temperature if calibrated else scores)
 
-    def predict_proba(self, questions: Sequence[str]) -> np.ndarray:
-        """Calibrated label probabilities (n, 6), columns in LABELS order."""
-        texts = [normalize_question(q) for q in questions]
-        return self.proba_from(texts, encode_layers(texts, self.config["encoder"]))
-
-    def predict(self, questions: Sequence[str]) -> list[str]:
-        """The most probable label per question."""
-        return [self.labels[i] for i in self.predict_proba(questions).argmax(1)]
-
-    def route(self, question: str) -> list[tuple[str, float]]:
-        """(label, probability) pairs for one question, most probable first."""
-        proba = self.predict_proba([question])[0]
-        return [(self.labels[i], float(proba[i])) for i in np.argsort(-proba, kind="stable")]
-
-    def save(self, path: str | Path = DEFAULT_DIR) -> Path:
-        """Write config.json, vocabulary.json.gz and weights.npz (no pickles) into `path`."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        vocab = {name: _terms(vec) for name, vec in (("word", self.word), ("char", self.char))}
-        with gzip.open(
-            folder / "vocabulary.json.gz", "wt", encoding="utf-8", compresslevel=9
-        ) as fh:
-            json.dump(vocab, fh, ensure_ascii=False, separators=(",", ":"))
-        arrays = {
-            "word_idf": self.word.idf_,
-            "char_idf": self.char.idf_,
-            "intercept": self.intercept,
-        }
+    def arrays(self, prefix: str) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+        """The head as float arrays and vocabularies, keys prefixed (for one npz/json file)."""
+        arrays = {"word_idf": self.word.idf_, "char_idf": self.char.idf_, "intercept": self.intercept}
         arrays |= {"temperature": np.array([self.temperature])}
         for name, (mean, scale) in self.scalers.items():
             arrays |= {f"{name}_mean": mean, f"{name}_scale": scale}
-        arrays = {k: np.asarray(v, np.float32) for k, v in arrays.items()}
-        arrays |= {f"coef_{b}": self.coef[b].astype(np.float16) for b in BLOCKS}
-        np.savez_compressed(folder / "weights.npz", **arrays)
-        (folder / "config.json").write_text(
-            json.dumps(self.config, indent=2) + "\n", encoding="utf-8"
-        )
-        return folder
+        out = {f"{prefix}{k}": np.asarray(v, np.float32) for k, v in arrays.items()}
+        out |= {f"{prefix}coef_{b}": self.coef[b].astype(np.float16) for b in BLOCKS}
+        vocab = {f"{prefix}{name}": _terms(vec) for name, vec in (("word", self.word), ("char", self.char))}
+        return out, vocab
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_DIR) -> TrainedRouter:
-        """Load a router written by `save` (plain JSON and npz; nothing is unpickled)."""
-        folder = Path(path)
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        if config.get("format") != FORMAT or tuple(config.get("labels", ())) != LABELS:
-            raise ValueError(f"{folder}: not a format-{FORMAT} router model with labels {LABELS}")
-        with gzip.open(folder / "vocabulary.json.gz", "rt", encoding="utf-8") as fh:
-            vocab = json.load(fh)
-        with np.load(folder / "weights.npz", allow_pickle=False) as npz:
-            w = {k: npz[k] for k in npz.files}
+    def from_arrays(
+        cls, classes: Sequence[str], prefix: str, w: Mapping[str, np.ndarray], vocab: Mapping[str, list[str]]
+    ) -> LinearHead:
         return cls(
-            word=_vectorizer(WORD_TFIDF, vocab["word"], w["word_idf"]),
-            char=_vectorizer(CHAR_TFIDF, vocab["char"], w["char_idf"]),
-            scalers={n: (w[f"{n}_mean"], w[f"{n}_scale"]) for n in ("dense", "cue")},
-            coef={b: w[f"coef_{b}"].astype(np.float32) for b in BLOCKS},
-            intercept=w["intercept"],
-            temperature=float(w["temperature"][0]),
-            config=config,
+            classes=tuple(classes),
+            word=_vectorizer(WORD_TFIDF, vocab[f"{prefix}word"], w[f"{prefix}word_idf"]),
+            char=_vectorizer(CHAR_TFIDF, vocab[f"{prefix}char"], w[f"{prefix}char_idf"]),
+            scalers={n: (w[f"{prefix}{n}_mean"], w[f"{prefix}{n}_scale"]) for n in ("dense", "cue")},
+            coef={b: w[f"{prefix}coef_{b}"].astype(np.float32) for b in BLOCKS},
+            intercept=w[f"{prefix}intercept"],
+            temperature=float(w[f"{prefix}temperature"][0]),
         )
 
 
-def train(
-    questions: Sequence[str],
-    labels: Sequence[int | str],
+def fit_head(
+    texts: Sequence[str],
+    y: np.ndarray,
+    dense: np.ndarray,
+    classes: Sequence[str],
     *,
-    dense: np.ndarray | None = None,
-    encoder: str = ENCODER,
     C: float = 1.0,
+    weights: np.ndarray | None = None,
     calibration_folds: int = 5,
     seed: int = 0,
-) -> TrainedRouter:
-    """Fit the router (each label present needs >= 2 questions); `dense` may hold precomputed
-    `encode_layers` features of the normalised questions (cross-validation reuses them)."""
-    texts = [normalize_question(q) for q in questions]
-    y = np.array([LABELS.index(label_name(label)) for label in labels])
-    classes = np.unique(y)
-    if len(classes) < 2:
+) -> LinearHead:
+    """Fit one head on normalised questions `texts` with class indices `y` (each class
+    present needs >= 2 questions); absent classes score ABSENT."""
+    present = np.unique(y)
+    if len(present) < 2:
         raise ValueError("training needs questions of at least two labels")
-    dense = encode_layers(texts, encoder) if dense is None else dense
     word = TfidfVectorizer(**WORD_TFIDF).fit(texts)
     char = TfidfVectorizer(**CHAR_TFIDF).fit(texts)
     cues = cue_features(texts)
@@ -263,37 +246,195 @@ def train(
         "cue": _standardise(cues, *scalers["cue"]),
     }
     X = sp.hstack([blocks[b] * BLOCK_WEIGHTS[b] for b in BLOCKS], format="csr")
-    svm = LinearSVC(C=C).fit(X, y)
-    n_folds = max(2, min(calibration_folds, int(np.bincount(y)[classes].min())))
+    svm = LinearSVC(C=C).fit(X, y, sample_weight=weights)
+    n_folds = max(2, min(calibration_folds, int(np.bincount(y)[present].min())))
     folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-    oof = cross_val_predict(LinearSVC(C=C), X, y, cv=folds, method="decision_function")
-    coef, intercept = _expand(svm.coef_, svm.intercept_, classes)
+    params = None if weights is None else {"sample_weight": weights}
+    oof = cross_val_predict(LinearSVC(C=C), X, y, cv=folds, method="decision_function", params=params)
+    coef, intercept = _expand(svm.coef_, svm.intercept_, present, len(classes))
     bounds = np.cumsum([0] + [blocks[b].shape[1] for b in BLOCKS])
-    return TrainedRouter(
+    return LinearHead(
+        classes=tuple(classes),
         word=word,
         char=char,
         scalers=scalers,
-        coef={
-            b: coef[:, bounds[i] : bounds[i + 1]] * BLOCK_WEIGHTS[b] for i, b in enumerate(BLOCKS)
-        },
+        coef={b: coef[:, bounds[i] : bounds[i + 1]] * BLOCK_WEIGHTS[b] for i, b in enumerate(BLOCKS)},
         intercept=intercept.astype(np.float32),
-        temperature=fit_temperature(_full_scores(oof, classes), y),
-        config=_config(texts, y, encoder, C),
+        temperature=fit_temperature(_full_scores(oof, present, len(classes)), y),
     )
 
 
-def _config(texts: Sequence[str], y: np.ndarray, encoder: str, C: float) -> dict:
+@dataclass
+class TrainedRouter:
+    """Calibrated label probabilities from one expert head per training set (question
+    style), mixed by a gate head that says which style a question is in:
+    P(label | q) = sum over styles s of P(s | q) * P(label | q, s).
+
+    Why a mixture: a label's meaning depends on the style. In the UniversalRAG benchmarks
+    the label is the source benchmark (a plain how-to question is VideoRAG's, so `video`);
+    in a person's own plainly worded questions it is what they ask for (a how-to is a text
+    question unless they name a video). One head trained on both learns neither well
+    (measured: 0.932 on the benchmark folds against 0.951 alone); the styles themselves are
+    easy to tell apart, so each head keeps its own conventions and the gate picks."""
+
+    experts: dict[str, LinearHead]
+    gate: LinearHead | None  # classes = expert names; None with a single expert
+    config: dict
+
+    labels: tuple[str, ...] = LABELS
+
+    def proba_from(self, texts: Sequence[str], dense: np.ndarray, calibrated: bool = True) -> np.ndarray:
+        """Probabilities (n, 6) from precomputed features (`calibrated`: per-head temperature)."""
+        heads = list(self.experts.values())
+        if self.gate is None:
+            return heads[0].proba(texts, dense, calibrated)
+        style = self.gate.proba(texts, dense)
+        style[style < NEGLIGIBLE_STYLE] = 0.0  # a head no question here is in is not run
+        style /= style.sum(1, keepdims=True)
+        return sum(
+            style[:, [i]] * head.proba(texts, dense, calibrated)
+            for i, head in enumerate(heads)
+            if style[:, i].any()
+        )
+
+    def styles(self, questions: Sequence[str]) -> np.ndarray:
+        """P(style | question) (n, experts): which training set's style each question is in."""
+        texts = [normalize_question(q) for q in questions]
+        if self.gate is None:
+            return np.ones((len(texts), 1), np.float32)
+        return self.gate.proba(texts, encode_layers(texts, self.encoder))
+
+    @property
+    def encoder(self) -> str:
+        return str(self.config["encoder"])
+
+    def features(self, questions: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """Normalised questions and their MiniLM features (computed once for all heads)."""
+        texts = [normalize_question(q) for q in questions]
+        return texts, encode_layers(texts, self.encoder)
+
+    def predict_proba(self, questions: Sequence[str]) -> np.ndarray:
+        """Calibrated label probabilities (n, 6), columns in LABELS order."""
+        return self.proba_from(*self.features(questions))
+
+    def predict(self, questions: Sequence[str]) -> list[str]:
+        """The most probable label per question."""
+        return [self.labels[i] for i in self.predict_proba(questions).argmax(1)]
+
+    def route(self, question: str) -> list[tuple[str, float]]:
+        """(label, probability) pairs for one question, most probable first."""
+        return ranked(self.predict_proba([question])[0])
+
+    def route_and_embed(self, question: str) -> tuple[list[tuple[str, float]], dict[str, np.ndarray]]:
+        """The route, and {encoder name: the question's embedding} from the same forward pass
+        (MiniLM's mean-pooled last layer: the vector the text retrievers would compute), for
+        the evidence probes. No embedding when answer options were stripped from the
+        question, since the retrievers embed the whole question."""
+        texts, dense = self.features([question])
+        route = ranked(self.proba_from(texts, dense)[0])
+        if texts[0] != " ".join(question.split()):
+            return route, {}
+        return route, {self.encoder: sentence_vectors(dense)[0]}
+
+    def save(self, path: str | Path = DEFAULT_DIR) -> Path:
+        """Write config.json, vocabulary.json.gz and weights.npz (no pickles) into `path`."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        vocab: dict[str, list[str]] = {}
+        named = {f"{name}/": head for name, head in self.experts.items()}
+        if self.gate is not None:
+            named["gate/"] = self.gate
+        for prefix, head in named.items():
+            head_arrays, head_vocab = head.arrays(prefix)
+            arrays |= head_arrays
+            vocab |= head_vocab
+        with gzip.open(folder / "vocabulary.json.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
+            json.dump(vocab, fh, ensure_ascii=False, separators=(",", ":"))
+        np.savez_compressed(folder / "weights.npz", **arrays)
+        (folder / "config.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_DIR) -> TrainedRouter:
+        """Load a router written by `save` (plain JSON and npz; nothing is unpickled)."""
+        folder = Path(path)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if config.get("format") != FORMAT or tuple(config.get("labels", ())) != LABELS:
+            raise ValueError(
+                f"{folder}: not a format-{FORMAT} router model with labels {LABELS} "
+                "(retrain it: mmrag router train)"
+            )
+        with gzip.open(folder / "vocabulary.json.gz", "rt", encoding="utf-8") as fh:
+            vocab = json.load(fh)
+        with np.load(folder / "weights.npz", allow_pickle=False) as npz:
+            w = {k: npz[k] for k in npz.files}
+        names = list(config["experts"])
+        experts = {name: LinearHead.from_arrays(LABELS, f"{name}/", w, vocab) for name in names}
+        gate = LinearHead.from_arrays(names, "gate/", w, vocab) if len(names) > 1 else None
+        return cls(experts=experts, gate=gate, config=config)
+
+
+def ranked(proba: np.ndarray) -> list[tuple[str, float]]:
+    """(label, probability) pairs, most probable first."""
+    return [(LABELS[i], float(proba[i])) for i in np.argsort(-proba, kind="stable")]
+
+
+def sentence_vectors(dense: np.ndarray) -> np.ndarray:
+    """The sentence-transformers embedding inside `encode_layers` features: the normalised
+    mean of the last layer (all-MiniLM-L6-v2 is mean pooling + normalisation)."""
+    last = dense[:, 6 * 384 : 7 * 384]
+    return (last / np.maximum(np.linalg.norm(last, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def train(
+    datasets: Mapping[str, tuple[Sequence[str], Sequence[int | str]]],
+    *,
+    dense: Mapping[str, np.ndarray] | None = None,
+    encoder: str = ENCODER,
+    C: float = 1.0,
+    seed: int = 0,
+) -> TrainedRouter:
+    """Fit one expert head per named training set (questions, labels) and, with two or
+    more, the gate that tells their styles apart (classes balanced). `dense` may hold each
+    set's precomputed `encode_layers` features of its normalised questions."""
+    if not datasets:
+        raise ValueError("training needs at least one labelled set")
+    texts = {name: [normalize_question(q) for q in qs] for name, (qs, _) in datasets.items()}
+    ys = {name: np.array([LABELS.index(label_name(x)) for x in ls]) for name, (_, ls) in datasets.items()}
+    feats = {name: (dense or {}).get(name) for name in datasets}
+    feats = {n: encode_layers(texts[n], encoder) if f is None else f for n, f in feats.items()}
+    experts = {n: fit_head(texts[n], ys[n], feats[n], LABELS, C=C, seed=seed) for n in datasets}
+    gate = None
+    if len(datasets) > 1:
+        names = list(datasets)
+        style = np.concatenate([np.full(len(texts[n]), i) for i, n in enumerate(names)])
+        balance = (len(style) / (len(names) * np.bincount(style)))[style]
+        all_texts = [t for n in names for t in texts[n]]
+        gate = fit_head(all_texts, style, np.concatenate([feats[n] for n in names]), names, C=C, weights=balance, seed=seed)
+    return TrainedRouter(experts, gate, _config(texts, ys, encoder, C))
+
+
+def _config(texts: Mapping[str, Sequence[str]], ys: Mapping[str, np.ndarray], encoder: str, C: float) -> dict:
     """What the model is and what it was trained on, for config.json."""
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    trained_on = {
+        name: {
+            "questions": len(texts[name]),
+            "label_counts": np.bincount(ys[name], minlength=6).tolist(),
+            "sha256_16": hashlib.sha256("\n".join(texts[name]).encode()).hexdigest()[:16],
+        }
+        for name in texts
+    }
     return {
         "format": FORMAT,
         "labels": list(LABELS),
         "encoder": encoder,
+        "experts": list(texts),
         "features": {"word": WORD_TFIDF, "char": CHAR_TFIDF, "dense": "minilm mean(0..6)+max(1..6)"},
         "block_weights": BLOCK_WEIGHTS,
         "svm_C": C,
-        "trained_on": {"questions": len(texts), "label_counts": np.bincount(y, minlength=6).tolist(), "sha256_16": digest},
-    }  # fmt: skip
+        "trained_on": trained_on,
+    }
 
 
 def _fit_scaler(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -307,27 +448,27 @@ def _standardise(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarr
     return ((x - mean) / scale / np.sqrt(x.shape[1])).astype(np.float32)
 
 
-def _full_scores(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Per-class scores laid out over all six labels (absent labels score ABSENT)."""
-    if scores.ndim == 1:  # binary: sklearn returns the score of classes[1]
+def _full_scores(scores: np.ndarray, present: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class scores laid out over all classes (absent classes score ABSENT)."""
+    if scores.ndim == 1:  # binary: sklearn returns the score of present[1]
         scores = np.stack([-scores / 2, scores / 2], axis=1)
-    full = np.full((len(scores), len(LABELS)), ABSENT, np.float32)
-    full[:, classes] = scores
+    full = np.full((len(scores), n_classes), ABSENT, np.float32)
+    full[:, present] = scores
     return full
 
 
 def _expand(
-    coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray
+    coef: np.ndarray, intercept: np.ndarray, present: np.ndarray, n_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of a fitted linear model for all six labels; absent labels score ABSENT."""
-    if coef.shape[0] == 1 and len(classes) == 2:  # binary models keep one row: split it
+    """Rows of a fitted linear model for all classes; absent classes score ABSENT."""
+    if coef.shape[0] == 1 and len(present) == 2:  # binary models keep one row: split it
         coef, intercept = (
             np.vstack([-coef / 2, coef / 2]),
             np.array([-intercept[0] / 2, intercept[0] / 2]),
         )
-    full_coef = np.zeros((len(LABELS), coef.shape[1]), np.float32)
-    full_intercept = np.full(len(LABELS), ABSENT, np.float32)
-    full_coef[classes], full_intercept[classes] = coef, intercept
+    full_coef = np.zeros((n_classes, coef.shape[1]), np.float32)
+    full_intercept = np.full(n_classes, ABSENT, np.float32)
+    full_coef[present], full_intercept[present] = coef, intercept
     return full_coef, full_intercept
 
 

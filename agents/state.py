@@ -18,9 +18,9 @@ Action = Literal["end", "reroute", "widen", "rewrite"]
 
 @dataclass(frozen=True)
 class RouteDecision:
-    """Where to look: the labels chosen (two when the top-2 are within the margin), the
-    corpora they map to, the probabilities over the labels this config can serve, and who
-    decided."""
+    """Where to look: the labels chosen (two when the top-2 are close or the decision is
+    unsure), the corpora they map to, the probabilities over the labels this config can
+    serve (the intent model's moved by the evidence probes), and who decided."""
 
     labels: tuple[Label, ...]
     corpora: tuple[str, ...]
@@ -31,6 +31,8 @@ class RouteDecision:
     decided_by: DecidedBy
     mode: str  # the configured router mode
     reason: str = ""
+    intent: dict[str, float] = field(default_factory=dict)  # the intent model's own view
+    evidence: dict[str, float] = field(default_factory=dict)  # corpus -> P(holds a match)
 
     @property
     def label(self) -> Label:
@@ -185,6 +187,10 @@ def describe(event: Event) -> str:
             for label, p in sorted(d.probabilities.items(), key=lambda x: -x[1])[:3]
         )
         where = ", ".join(event.corpora) or "none: the model answers alone"
+        if d.evidence and event.round == 0:
+            probs += "; evidence " + ", ".join(
+                f"{c} {p:.2f}" for c, p in sorted(d.evidence.items(), key=lambda x: -x[1])[:3]
+            )
         why = f"; {d.reason}" if d.reason and event.round == 0 else ""
         head = "route" if event.round == 0 else f"re-route (round {event.round})"
         return f"{head}: {'+'.join(event.labels)} -> {where} [{d.decided_by}{': ' + probs if probs else ''}]{why}"
@@ -217,6 +223,7 @@ class AgentState(TypedDict, total=False):
     labels: tuple[Label, ...]  # this round's labels
     corpora: tuple[str, ...]  # this round's corpora
     tried: Annotated[list[str], operator.add]  # labels already searched
+    reroute_to: Label | None  # the label reflection chose for the next round (else the ranking's next)
     round: int
     k: int
     candidates: int

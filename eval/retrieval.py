@@ -75,7 +75,7 @@ def scores(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]], k: 
 def rank(library: Library, agent: Agent, question: str, mode: str, corpus: str | None, k: int, doc_of: Callable[[Hit], str | None]) -> tuple[list[str], str]:  # fmt: skip
     """Document ranking for one question, and the corpus it came from ("" for none)."""
     if mode == "routed":
-        label = agent.router().trained.route(question)[0][0]  # type: ignore[union-attr]
+        label = agent.router().trained.route_and_embed(question)[0][0][0]  # type: ignore[union-attr]
         names = label_corpora(library.config).get(label, ())  # type: ignore[call-overload]  # from config: no count queries per question
         if not names:
             return [], label

@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     p = add_parser("router", help="the trained fast router")
     router = p.add_subparsers(required=True, metavar="ACTION")
     p = router.add_parser("train", help="train it on labelled questions and save it")
-    p.add_argument("--data", type=Path, help="JSON array of {question, gt_retrieval} (default: UniversalRAG train split)")
+    p.add_argument("--data", action="append", metavar="[NAME=]FILE",
+                   help="JSON array of {question, gt_retrieval} in one question style; repeat for several "
+                   "(one expert each, a gate between them; default: UniversalRAG's train split + the natural set)")
     p.add_argument("--out", type=Path, help="model folder (default: the shipped agents/router_model)")
     p.set_defaults(run=_router_train)
 
@@ -261,7 +263,8 @@ def show_answer(answer: Answer, stream: bool) -> None:
 def _router_train(args: argparse.Namespace) -> int:
     from agents.train_router import main as train_main
 
-    return train_main([*(["--data", str(args.data)] if args.data else []), *(["--out", str(args.out)] if args.out else [])])
+    data = [arg for path in args.data or () for arg in ("--data", path)]
+    return train_main([*data, *(["--out", str(args.out)] if args.out else [])])
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -148,8 +148,17 @@ class AgentConfig(_Strict):
 
 
     router: RouterMode = "hybrid"
-    confidence: float = Field(0.5, ge=0.0, le=1.0)
+    confidence: float = Field(0.5, ge=0.0, le=1.0)  # below it: the LLM (when trusted) or the top two
     multi_route_margin: float = Field(0.15, ge=0.0, le=1.0)
+    # Evidence probes before routing (agents.evidence): each corpus's top match, calibrated,
+    # moves the intent model's label probabilities (agents.route.fuse) by this weight.
+    evidence: bool = True
+    evidence_weight: float = Field(0.75, ge=0.0, le=2.0)
+    no_evidence_max: float = Field(0.8, ge=0.0, le=1.0)  # `no` only when no corpus matches this well
+    # Whether the hybrid router may ask the LLM when unsure: auto = only a served model
+    # (generator.base_url or [agent.judge]; the embedded 135M model routes worse than the
+    # trained router), on = also the embedded one, off = never (the top two are searched).
+    llm_router: Literal["auto", "on", "off"] = "auto"
     rerank_threshold: float = Field(0.5, ge=0.0, le=1.0)
     k: int | None = Field(None, ge=1)  # None: the generator's evidence_k
     candidates: int = Field(10, ge=1)  # hits fetched per corpus before re-ranking
@@ -164,6 +173,8 @@ class AgentConfig(_Strict):
     min_coverage: float = Field(
         0.5, ge=0.0, le=1.0
     )  # share of the question's words the cited evidence holds
+    # Evidence this strong (best kept relevance) is not re-routed away from when the draft fails.
+    strong_relevance: float = Field(0.6, ge=0.0, le=1.0)
     widen_factor: int = Field(2, ge=2)
     # Second retrieval hop for multi-hop questions (agents.rewrite): follow-up queries built
     # from the evidence (feedback), written by the answer model (llm), or none (off).

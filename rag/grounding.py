@@ -24,6 +24,12 @@ from retrievers.encoders import TextEncoder
 Grounding = Literal["cited", "attributed", "extracted", "unanswered", "refused"]
 NO_ANSWER = "The evidence does not answer this question."
 WORD = re.compile(r"[a-z0-9]+")
+SUMMARY_REQUEST = re.compile(
+    r"\b(?:summar(?:y|ies|i[sz]e[sd]?)|overview|gist|recap|tl;?dr|outline|key (?:points|takeaways)|"
+    r"main (?:points|ideas|events|steps)|walk me through|what (?:happens|happened|is going on)|"
+    r"what(?:'?s| is| was) (?:the |this |that )?\w*\s*(?:video|clip|recording|footage|document|report|film) about)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class GroundingSettings:
     min_support: float = 0.7  # share of the answer's content words found in the evidence
     min_similarity: float = 0.45  # question-sentence cosine for an extractive answer
     max_sentences: int = 2
+    summary_sentences: int = 5  # key sentences quoted for a summary request
 
 
 DEFAULT_GROUNDING = GroundingSettings()
@@ -54,6 +61,19 @@ def content_words(text: str) -> set[str]:
     """Stemmed words that carry meaning (no stop words, no one- or two-letter words)."""
     stem = _stem()
     return {stem(w) for w in WORD.findall(text.lower()) if len(w) > 2 and w not in ENGLISH_STOP_WORDS}
+
+
+# Words of a question's form, not its content: how to answer and where to look ("summarise
+# the volcano video" asks about "volcano"). Evidence need not hold them.
+QUESTION_FORM = content_words(
+    "does did happen happens happened many much kind type way thing things called "
+    "summarise summarize summary summaries overview gist recap outline describe description "
+    "explain tell show find give list play watch look see read search point moment scene "
+    "part bit step steps whole entire full overall main key please pls thanks "
+    "video videos vid footage recording recorded clip clips film movie vlog stream tutorial "
+    "photo photos picture pictures pic pics image images screenshot scan diagram chart "
+    "document documents doc report file files notes page pages text"
+)
 
 
 def _numbers(text: str) -> set[str]:
@@ -106,10 +126,40 @@ def closest_sentences(question: str, evidence: list[Hit], encoder: TextEncoder, 
 
 
 def extractive_answer(question: str, evidence: list[Hit], encoder: TextEncoder, settings: GroundingSettings) -> str:
-    picked = closest_sentences(question, evidence, encoder, settings)
+    """The evidence sentences closest to the question, cited; for a summary request ("what
+    happens in ...", "give me an overview of ...") the key sentences of the evidence in
+    their order, since no single sentence is close to such a question."""
+    picked = (
+        key_sentences(evidence, encoder, settings.summary_sentences)
+        if is_summary_request(question)
+        else closest_sentences(question, evidence, encoder, settings)
+    )
     if not picked:
         return NO_ANSWER
     return " ".join(f"{s.rstrip('.')} [{n}]." for n, s in picked)
+
+
+def is_summary_request(question: str) -> bool:
+    """Whether the question asks for a summary, overview or account of what happens."""
+    return bool(SUMMARY_REQUEST.search(question))
+
+
+def key_sentences(evidence: list[Hit], encoder: TextEncoder, most: int) -> list[tuple[int, str]]:
+    """(evidence number, sentence) pairs that summarise the evidence: the best hit's
+    sentences first, each hit's share chosen by closeness to that hit's centroid (its
+    most central sentences), kept in their original order."""
+    picked: list[tuple[int, str]] = []
+    for n, hit in enumerate(evidence, start=1):
+        room = most - len(picked)
+        pool = sentences(hit.text)
+        if room <= 0 or not pool:
+            continue
+        if len(pool) > room:
+            vectors = encoder.encode(pool)
+            central = vectors @ vectors.mean(axis=0)
+            pool = [pool[i] for i in sorted(np.argsort(-central)[:room])]
+        picked += [(n, s) for s in pool]
+    return picked
 
 
 def compress(hit: Hit, question: str, encoder: TextEncoder, keep: int) -> str:

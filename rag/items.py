@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 Modality = Literal["text", "image", "video"]
 Granularity = Literal["paragraph", "document", "image", "clip", "video"]
@@ -67,10 +70,13 @@ class Item:
 
 @dataclass(frozen=True)
 class Query:
-    """A search request: text, an image, or both."""
+    """A search request: text, an image, or both. `embeddings` may carry the text's
+    embedding by encoder name (computed once, e.g. by the router) so that every corpus using
+    that encoder searches with it instead of encoding the text again."""
 
     text: str = ""
     image: Path | None = None
+    embeddings: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if not self.text.strip() and self.image is None:

@@ -29,6 +29,7 @@ from retrievers import Retriever, build_retriever
 from retrievers.encoders import TextEncoder, text_encoder
 
 log = logging.getLogger(__name__)
+COUNTS_TTL_S = 2.0
 
 
 class Library:
@@ -39,6 +40,7 @@ class Library:
         self._generator: Generator | None = None
         self._server: Server | None = None
         self._lock = threading.RLock()  # one embedded server, one retriever per corpus, across threads
+        self._counts: tuple[float, dict[str, int]] | None = None  # (when, items per corpus)
 
     def __enter__(self) -> Library:
         return self
@@ -65,12 +67,18 @@ class Library:
             return self._retrievers[corpus]
 
     def counts(self) -> dict[str, int]:
-        """Items per corpus, without loading any encoder."""
-        existing = {c.name for c in self.client.list_collections()}
-        return {
-            c.name: self.client.get_collection(c.name).count() if c.name in existing else 0
-            for c in self.config.corpora
-        }
+        """Items per corpus, without loading any encoder. Kept for COUNTS_TTL_S (Chroma's
+        count takes ~10 ms at 100k items, and the agent asks on every question); this
+        library's own ingests refresh it at once, another process's within the TTL."""
+        with self._lock:
+            if self._counts is None or time.monotonic() - self._counts[0] > COUNTS_TTL_S:
+                existing = {c.name for c in self.client.list_collections()}
+                counts = {
+                    c.name: self.client.get_collection(c.name).count() if c.name in existing else 0
+                    for c in self.config.corpora
+                }
+                self._counts = (time.monotonic(), counts)
+            return dict(self._counts[1])
 
     def ingest(
         self,
@@ -89,6 +97,7 @@ class Library:
         file (the UI's progress bar).
         """
         corpora = [self.config.corpus(corpus)] if corpus else self.config.corpora
+        self._counts = None
         if rebuild:
             self._drop(corpora)
         jobs = self._jobs([Path(p) for p in paths], corpora)
@@ -105,6 +114,7 @@ class Library:
             roots = [Path(p) for p in paths] or [s for c in corpora for s in c.sources]
             report.outcomes.extend(prune(roots, [self.retriever(c.name) for c in corpora]))
         report.notes = sorted({o.reason for o in report.outcomes if o.status == "ingested" and o.reason})
+        self._counts = None
         return report
 
     def _jobs(self, paths: list[Path], corpora: list[CorpusConfig]) -> list[tuple[Path, list[CorpusConfig]]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rag.items import Query
 from rag.models import ModelUnavailable, resolve_model
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ class TextEncoder:
             list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
         return vectors.astype(np.float32)
+
+    def query_vector(self, query: Query) -> np.ndarray:
+        """The query text's embedding: the one it carries for this encoder, else encoded now."""
+        given = query.embeddings.get(self.name)
+        return given if given is not None else self.encode([query.text])[0]
 
     def encode_long(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Whole documents: mean of the embeddings of ~150-word windows, so no text is cut off."""

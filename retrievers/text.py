@@ -38,7 +38,7 @@ class TextRetriever:
     def search(self, query: Query, k: int) -> list[Hit]:
         if not query.text.strip():
             raise ValueError(f"corpus {self.corpus.name!r} holds text: the query needs text")
-        dense = self.store.query(self.encoder.encode([query.text])[0], k)
+        dense = self.store.query(self.encoder.query_vector(query), k)
         if not self.corpus.encoder.bm25:
             return dense
         return self._fuse(dense, self._bm25_ids(query.text, k), k)

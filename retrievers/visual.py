@@ -55,7 +55,7 @@ class VisualRetriever:
                     f"corpus {self.corpus.name!r} has no visual encoder, so it cannot be "
                     f"searched by image alone; add text to the query or configure visual_model"
                 )
-            return self.store.query(self.text.encode([query.text])[0], k)
+            return self.store.query(self.text.query_vector(query), k)
         vector, scale = self._query_vector(query)
         return [replace(h, score=h.score * scale) for h in self.store.query(vector, k)]
 
@@ -65,7 +65,7 @@ class VisualRetriever:
         w = self.corpus.encoder.visual_weight
         text_part = np.zeros(self.text.dim, dtype=np.float32)
         if query.text.strip():
-            text_part = (1 - w) * self.text.encode([query.text])[0]
+            text_part = (1 - w) * self.text.query_vector(query)
         if query.image is not None:
             visual = self.visual.encode_images([query.image])[0]
             if not query.text.strip():

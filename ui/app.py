@@ -16,7 +16,6 @@ from typing import Any
 import streamlit as st
 
 from agents.agent import Agent
-from agents.route import decide
 from agents.state import AgentAnswer, Event, describe
 from rag.config import Config, load_config
 from rag.errors import GeneratorError, MmragError, ServerError
@@ -201,13 +200,13 @@ def search_only(bot: Agent, question: str, image: str | None, problem: str) -> d
 
 
 def routed_corpora(bot: Agent, question: str) -> tuple[str, ...]:
-    """Where the fast router sends the question among the corpora holding items (no LLM is
-    needed), multi-route included; every such corpus when there is no trained router."""
+    """Where the trained router (with its evidence probes, no LLM) sends the question among
+    the corpora holding items, multi-route included; every such corpus when there is no
+    trained router."""
     searchable = {label: names for label, names in bot.mapping().items() if names}
-    trained = bot.router().trained
-    if trained is None or not searchable:
+    if bot.router().trained is None or not searchable:
         return tuple(name for names in searchable.values() for name in names)
-    return decide(dict(trained.route(question)), searchable, bot.config.multi_route_margin, "trained", "trained").corpora  # fmt: skip
+    return bot.router().decide(question, searchable, use_llm=False).corpora  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ def build_samples(dest: Path) -> Path:
     """Write text/, images/ and videos/ under `dest` (existing files are kept) and return it."""
     dest.mkdir(parents=True, exist_ok=True)
     _texts(dest / "text")
-    _images(dest / "images")
+    write_images(dest / "images")
     from rag.samples.videos import make_videos
 
     make_videos(dest / "videos")
@@ -61,9 +61,11 @@ def _write_pdf(text: str, path: Path) -> None:
     doc.close()
 
 
-def _images(out: Path) -> None:
+def write_images(out: Path, specs_file: Path | None = None) -> None:
+    """The photographs listed in images.json (or another file of the same layout: name ->
+    {source "skimage:<function>" | "sklearn:<file>", caption}) with caption sidecars."""
     out.mkdir(parents=True, exist_ok=True)
-    specs = json.loads((HERE / "images.json").read_text(encoding="utf-8"))
+    specs = json.loads((specs_file or HERE / "images.json").read_text(encoding="utf-8"))
     for name, spec in specs.items():
         target = out / f"{name}.jpg"
         if not target.exists():

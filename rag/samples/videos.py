@@ -56,9 +56,10 @@ class SampleVideo:
         return self.scenes[-1].end_s
 
 
-def sample_videos() -> list[SampleVideo]:
-    """The scripted sample videos with their scene timings (read from video_scripts.json)."""
-    data = json.loads(SCRIPTS.read_text(encoding="utf-8"))
+def sample_videos(scripts: Path = SCRIPTS) -> list[SampleVideo]:
+    """The scripted videos with their scene timings (read from video_scripts.json, or
+    another file of the same layout)."""
+    data = json.loads(scripts.read_text(encoding="utf-8"))
     return [_sample(video, data) for video in data["videos"]]
 
 
@@ -75,8 +76,8 @@ def _sample(video: dict, data: dict) -> SampleVideo:
     )
 
 
-def make_videos(dest: Path, narrate: bool = True) -> list[Path]:
-    """Write the sample videos into `dest` and return their paths.
+def make_videos(dest: Path, narrate: bool = True, scripts: Path = SCRIPTS) -> list[Path]:
+    """Write the scripted videos into `dest` and return their paths.
 
     `narrate=False` (or a missing espeak-ng) gives silent videos without an audio stream.
     """
@@ -85,7 +86,7 @@ def make_videos(dest: Path, narrate: bool = True) -> list[Path]:
         log.warning("espeak-ng not installed (apt-get install espeak-ng): sample videos are silent")
         narrate = False
     paths = []
-    for video in sample_videos():
+    for video in sample_videos(scripts):
         audio = narration_track(video) if narrate else None
         path, partial = dest / video.file, dest / f".{video.file}.part"
         write_video(partial, video, audio)

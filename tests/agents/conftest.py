@@ -20,6 +20,9 @@ class FixedRouter:
     def route(self, question: str) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda kv: -kv[1])
 
+    def route_and_embed(self, question: str) -> tuple[list[tuple[str, float]], dict]:
+        return self.route(question), {}
+
 
 @pytest.fixture(scope="session")
 def agent(answer_library) -> Agent:

@@ -92,8 +92,8 @@ def test_multi_route_searches_both_corpora_and_fuses_by_calibrated_relevance(
     close = fixed_router(
         {"paragraph": 0.42, "clip": 0.38, "document": 0.1, "image": 0.05, "video": 0.03, "no": 0.02}
     )
-    agent = Agent(
-        answer_library, AgentConfig(router="trained", multi_route_margin=0.1), trained_router=close
+    agent = Agent(  # evidence off: the fixed probabilities are the decision's
+        answer_library, AgentConfig(router="trained", multi_route_margin=0.1, evidence=False), trained_router=close
     )
     events = []
     for event in agent.stream("What happens when lava reaches the sea?"):
@@ -135,11 +135,14 @@ def test_hybrid_asks_the_llm_only_when_the_trained_router_is_unsure(
     unsure = fixed_router(
         {"paragraph": 0.3, "document": 0.25, "image": 0.2, "clip": 0.15, "video": 0.05, "no": 0.05}
     )
-    agent = Agent(
-        answer_library,
-        AgentConfig(router="hybrid", confidence=0.6, multi_route_margin=0.0),
-        trained_router=unsure,
-    )
+    config = AgentConfig(router="hybrid", confidence=0.6, multi_route_margin=0.0, evidence=False)
+    # By default the embedded 135M model is not trusted to route: the top two are searched.
+    agent = Agent(answer_library, config, trained_router=unsure)
+    assert not agent.trusts_llm_router
+    decision = agent.router().decide("What happens when lava reaches the sea?", agent.mapping())
+    assert decision.decided_by == "trained" and decision.labels == ("paragraph", "document")
+    assert "unsure (top 0.30)" in decision.reason
+    agent = Agent(answer_library, config.model_copy(update={"llm_router": "on"}), trained_router=unsure)
     decision = agent.router().decide("What happens when lava reaches the sea?", agent.mapping())
     assert (
         decision.decided_by == "llm"
@@ -151,7 +154,7 @@ def test_hybrid_asks_the_llm_only_when_the_trained_router_is_unsure(
     )  # the trained router's view is kept
     confident = fixed_router({"clip": 0.9, "paragraph": 0.05, "no": 0.05})
     agent = Agent(
-        answer_library, AgentConfig(router="hybrid", confidence=0.6), trained_router=confident
+        answer_library, AgentConfig(router="hybrid", confidence=0.6, llm_router="on"), trained_router=confident
     )
     decision = agent.router().decide("What happens when lava reaches the sea?", agent.mapping())
     assert (

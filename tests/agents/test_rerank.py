@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from agents import AgentConfig
-from agents.rerank import Calibrator, Reranker, select
+from agents.calibration import Calibrator
+from agents.rerank import Reranker, select
 
 SALT = "How much salt should go in the pasta water?"
 

@@ -1,0 +1,81 @@
+"""Evidence probes: before the route is decided, a small search of every corpus that holds
+items says how likely each one holds evidence for the question.
+
+The top hit's score in each corpus is turned into that probability by the corpus's own
+calibration (agents.calibration: against the scores unrelated questions get there). One
+query embedding per text encoder serves every corpus that uses it: the router hands over
+MiniLM's from its own forward pass, so probing five corpora costs five index look-ups and
+no extra encoding. A corpus whose scores have no similarity scale (BM25 rank fusion) gives
+no probability: it neither pulls the route towards it nor away.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from agents.calibration import Calibrator, has_scale
+from rag.grounding import QUESTION_FORM, content_words
+from rag.items import Query
+from rag.library import Library
+
+
+class Prober:
+    def __init__(self, library: Library, calibrator: Calibrator):
+        self.library = library
+        self.calibrator = calibrator
+
+    def __call__(
+        self,
+        question: str,
+        corpora: Sequence[str],
+        embeddings: Mapping[str, np.ndarray] | None = None,
+        image: Path | None = None,
+    ) -> dict[str, float]:
+        """Corpus -> the probability that it holds a match for the question, for each of
+        `corpora` (which must hold items) whose scores can be calibrated."""
+        query = Query(question, image, dict(embeddings or {}))
+        out = {}
+        for corpus in corpora:
+            if not has_scale(self.library.config, corpus):
+                continue
+            hits = self.library.search(query, corpus=corpus, k=1)
+            if hits:
+                out[corpus] = self.calibrator(corpus, [hits[0].score])[0]
+        return out
+
+    def content_match(self, question: str, corpora: Sequence[str], ceiling: float) -> dict[str, float]:
+        """Corpus -> probability of each confident match for the question's content words
+        alone: a top hit (of three) holding every content word and number of the question,
+        calibrated at least `ceiling`. Checks a `no` answer: "Summarise the volcano video"
+        has no close match as a whole question, but "volcano" has."""
+        text = content_query(question)
+        wanted = content_words(text) | numbers(question)
+        found: dict[str, float] = {}
+        if not text or not wanted:
+            return found
+        for corpus in corpora:
+            if not has_scale(self.library.config, corpus):
+                continue
+            for hit in self.library.search(Query(text), corpus=corpus, k=3):
+                if wanted <= content_words(f"{hit.title} {hit.text}") | numbers(hit.text):
+                    p = self.calibrator(corpus, [hit.score])[0]
+                    if p >= ceiling:
+                        found[corpus] = max(p, found.get(corpus, 0.0))
+        return found
+
+
+def content_query(question: str) -> str:
+    """The question's content words in their order, without the words of the request
+    ("Summarise the volcano video." -> "volcano"); empty when nothing is left."""
+    words = [w for w in question.replace("'", " ").split() if w.strip("?.,!:;\"()").lower()]
+    kept = [w for w in words if (c := content_words(w)) and not c <= QUESTION_FORM]
+    return " ".join(w.strip("?.,!:;\"()") for w in kept)
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers written in a text."""
+    return set(re.findall(r"\d+(?:[.,]\d+)?", text))
