@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +23,14 @@ from rag.grounding import QUESTION_FORM, content_words
 from rag.items import Query
 from rag.library import Library
 
+PROBES_IN_FLIGHT = 4
+
 
 class Prober:
     def __init__(self, library: Library, calibrator: Calibrator):
         self.library = library
         self.calibrator = calibrator
+        self._pool = ThreadPoolExecutor(PROBES_IN_FLIGHT, thread_name_prefix="probe")
 
     def __call__(
         self,
@@ -38,14 +42,10 @@ class Prober:
         """Corpus -> the probability that it holds a match for the question, for each of
         `corpora` (which must hold items) whose scores can be calibrated."""
         query = Query(question, image, dict(embeddings or {}))
-        out = {}
-        for corpus in corpora:
-            if not has_scale(self.library.config, corpus):
-                continue
-            hits = self.library.search(query, corpus=corpus, k=1)
-            if hits:
-                out[corpus] = self.calibrator(corpus, [hits[0].score])[0]
-        return out
+        scaled = [c for c in corpora if has_scale(self.library.config, c)]
+        # Chroma's index look-ups release the GIL: the corpora are searched side by side.
+        tops = list(self._pool.map(lambda c: self.library.search(query, corpus=c, k=1), scaled))
+        return {c: self.calibrator(c, [hits[0].score])[0] for c, hits in zip(scaled, tops, strict=True) if hits}
 
     def content_match(self, question: str, corpora: Sequence[str], ceiling: float) -> dict[str, float]:
         """Corpus -> probability of each confident match for the question's content words

@@ -12,7 +12,8 @@ writes eval/data/natural_train.json and eval/data/natural_test.json from
   sometimes roughened the way people type (lower case, no question mark, a typo, a
   greeting in front).
 Held out (a fifth): all of writer c's questions, whose phrasing no training question
-shares, and the templated questions of every fifth template. Rows: {"question",
+shares, and the templated questions of every fifth template; a training question that
+another writer phrased the same way as a held-out one is dropped. Rows: {"question",
 "gt_retrieval", "acceptable": [labels], "kind", "source"}.
 """
 
@@ -365,7 +366,8 @@ def split(per_label: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
     for row in generate(per_label, seed):
         template = row.pop("template")
         (test if template % 5 == HELD_OUT_TEMPLATES else train).append({**row, "source": f"template-{template}"})
-    return train, test
+    held = {row["question"].strip().lower() for row in test}  # a held-out question is never trained on
+    return [row for row in train if row["question"].strip().lower() not in held], test
 
 
 def main(argv: Sequence[str] | None = None) -> int:

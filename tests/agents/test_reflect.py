@@ -63,6 +63,35 @@ def test_cheap_verdicts(ash_hits) -> None:
     assert verdict.action == "end" and not verdict.supported
 
 
+def test_strong_evidence_is_not_rerouted_away_from_when_the_draft_fails(ash_hits) -> None:
+    """A failed draft over strong evidence (relevant, holding every word of the question) is
+    the model's failure, not the corpus's: end. Weak or partial evidence is re-routed."""
+    from agents.state import Scored
+
+    reflector = Reflector(AgentConfig(), _never)
+    clip = ash_hits["video-clip"][:1]
+    carried = "Where does the wind carry the volcanic ash?"  # every content word is in the clip
+    unanswered = Answer(carried, NO_ANSWER, [], clip, {}, grounding="unanswered")
+    for relevance, action in ((0.9, "end"), (0.55, "reroute")):
+        kept = [Scored(clip[0], relevance, {})]
+        verdict = reflector.verdict(0, carried, ["clip"], ["video-clip"], unanswered, ["paragraph"], True, None, kept)
+        assert not verdict.ok and verdict.action == action, verdict
+    unanswered = Answer(ASH, NO_ANSWER, [], clip, {}, grounding="unanswered")
+    partial = [Scored(ash_hits["text-paragraph"][0], 0.9, {})]  # about ash clouds, not what closes
+    verdict = reflector.verdict(0, ASH, ["paragraph"], ["text-paragraph"], unanswered, ["clip"], True, None, partial)
+    assert verdict.action == "reroute"
+    assert next_action(False, 0, 2, True, True, strong=True)[0] == "end"
+
+
+def test_a_no_answer_with_a_confident_content_match_is_rerouted_there() -> None:
+    reflector = Reflector(AgentConfig(), _never)
+    model_only = Answer(ASH, "Airports.", [], [], {}, grounding="model")  # type: ignore[arg-type]
+    verdict = reflector.verdict(0, ASH, ["no"], [], model_only, [], False, None, (), ("clip", "video-clip", 0.93))
+    assert verdict.action == "reroute" and "video-clip holds a confident match" in verdict.reason
+    last = reflector.verdict(2, ASH, ["no"], [], model_only, [], False, None, (), ("clip", "video-clip", 0.93))
+    assert last.action == "end"  # no rounds left
+
+
 def test_next_action_order() -> None:
     assert next_action(True, 0, 2, True, True)[0] == "end"
     assert next_action(False, 0, 2, True, True)[0] == "reroute"

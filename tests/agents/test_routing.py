@@ -182,7 +182,10 @@ def test_cli_trains_a_router_and_evaluates_it(tmp_path: Path, capsys: pytest.Cap
     rows = [{"question": q, "gt_retrieval": label} for q, label in CLEAR]
     data, model, out = tmp_path / "train.json", tmp_path / "model", tmp_path / "out.json"
     data.write_text(json.dumps(rows * 2))
-    assert main(["router", "train", "--data", str(data), "--out", str(model)]) == 0
+    plain = tmp_path / "plain.json"  # a second style: an expert of its own and a gate
+    plain.write_text(json.dumps([{"question": q.lower().rstrip("?"), "gt_retrieval": label} for q, label in CLEAR] * 2))
+    assert main(["router", "train", "--data", f"bench={data}", "--data", str(plain), "--out", str(model)]) == 0
+    assert list(TrainedRouter.load(model).experts) == ["bench", "plain"]
     assert {"config.json", "weights.npz", "vocabulary.json.gz"} <= {f.name for f in model.iterdir()}
     capsys.readouterr()
     args = ["eval", "routing", "--queries", str(data), "--model", str(model), "--json", str(out)]
@@ -229,3 +232,65 @@ def test_eval_routing_runs_the_llm_and_hybrid_policies_on_the_real_server(
     assert any(unsure), "no question the LLM is asked about: the test would prove nothing"
     assert result["decided_by"].get("llm", 0) == sum(unsure)
     assert result["decided_by"].get("trained", 0) == len(CLEAR) - sum(unsure)
+
+
+NATURAL_TEST = Path(__file__).resolve().parents[2] / "eval" / "data" / "natural_test.json"
+
+
+def test_shipped_model_routes_held_out_natural_questions(router: TrainedRouter) -> None:
+    """The held-out fifth of the natural set (writer c, every fifth template): never
+    trained on. Measured 0.961 routed to an acceptable label, 0.950 to the gold one."""
+    questions, labels, acceptable = load_labelled(NATURAL_TEST)
+    predicted = router.predict(questions)
+    fine = np.mean([p in ok for p, ok in zip(predicted, acceptable, strict=True)])
+    assert fine >= 0.95, fine
+    for label in LABELS:  # no label is left behind (lowest measured: document 0.911)
+        mine = [p in ok for p, ok, y in zip(predicted, acceptable, labels, strict=True) if y == label]
+        assert np.mean(mine) >= 0.88, (label, np.mean(mine))
+
+
+def test_the_style_gate_tells_benchmark_from_plain_questions(router: TrainedRouter) -> None:
+    styles = router.styles(["Summarise the volcano video.", "whats the wifi password",
+                            "The director of the 1994 film Pulp Fiction was born in which state?"])  # fmt: skip
+    assert list(router.experts) == ["benchmark", "natural"]
+    assert styles[0, 1] > 0.9 and styles[1, 1] > 0.9 and styles[2, 0] > 0.9
+
+
+@pytest.mark.slow
+def test_recipe_holds_its_accuracy_on_a_held_out_benchmark_fold(training_file: Path) -> None:
+    """The shipped recipe (benchmark + natural experts and the gate) trained on four fifths
+    of train.json, tested on the fifth left out: measured 0.926-0.971 over the five folds
+    (mean 0.946), the same fold as the CV's first."""
+    from sklearn.model_selection import StratifiedKFold
+
+    questions, labels, _ = load_labelled(training_file)
+    natural = load_labelled(Path(__file__).resolve().parents[2] / "eval" / "data" / "natural_train.json")
+    y = np.array([LABELS.index(label) for label in labels])
+    tr, te = next(iter(StratifiedKFold(5, shuffle=True, random_state=0).split(questions, y)))
+    router = train({"benchmark": ([questions[i] for i in tr], y[tr]), "natural": natural[:2]})
+    accuracy = np.mean(np.array(router.predict([questions[i] for i in te])) == np.array(labels)[te])
+    assert accuracy >= 0.915, accuracy  # measured 0.926 on this fold
+
+
+def test_router_features_come_from_an_onnx_graph_with_pytorchs_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The router's encoder runs on ONNX Runtime (exported once into the model cache);
+    its hidden states equal eager PyTorch's."""
+    import torch
+
+    from agents.routing import ENCODER, layer_encoder
+    from retrievers.encoders import text_encoder
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    layer_encoder.cache_clear()
+    try:
+        layers = layer_encoder(ENCODER)
+        assert list((tmp_path / "mmrag" / "models").glob("router-layers-*.onnx"))
+        model = text_encoder(ENCODER).model
+        tokens = model.tokenizer(["Summarise the volcano video.", "hi"], padding=True, return_tensors="np")
+        with torch.inference_mode():
+            out = model[0].auto_model(**{k: torch.from_numpy(v) for k, v in tokens.items()}, output_hidden_states=True)
+        expected = torch.stack(out.hidden_states).numpy()
+        assert layers(tokens).shape == expected.shape == (7, 2, tokens["input_ids"].shape[1], 384)
+        assert np.abs(layers(tokens) - expected).max() < 1e-4
+    finally:
+        layer_encoder.cache_clear()

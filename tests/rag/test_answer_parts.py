@@ -57,6 +57,27 @@ def test_unrelated_evidence_gives_no_answer() -> None:
     assert (text, how) == (NO_ANSWER, "unanswered")
 
 
+REPAIR = _hit(3, "bicycle repair. Spoken: Open the quick release lever and lift the wheel out of the frame. "
+                "Pull out the inner tube and find the puncture. Spread glue around the hole and press a "
+                "rubber patch on firmly. Put the tube back, refit the wheel and pump up the tyre until it is hard.",
+              "video", "video", title="bicycle repair")  # fmt: skip
+
+
+@pytest.mark.parametrize("question", ["Give me a summary of the bicycle repair video.", "What happens in the repair video?",
+                                      "whats the recording about", "tl;dr of the repair video"])  # fmt: skip
+def test_a_summary_request_gets_the_evidences_key_sentences_in_order(question: str) -> None:
+    """No single sentence is close to "give me a summary of ...": the failed draft is replaced
+    by the evidence's sentences, cited, in their order, not by "unanswered"."""
+    encoder = text_encoder("sentence-transformers/all-MiniLM-L6-v2")
+    text, how = ground("The technician uses a Bike Repair Kit.", question, [REPAIR], encoder, GroundingSettings())
+    assert how == "extracted" and text.count("[1]") >= 3
+    assert text.index("quick release") < text.index("puncture") < text.index("pump up")
+    short, _ = ground("Nonsense.", question, [REPAIR], encoder, GroundingSettings(summary_sentences=2))
+    assert short.count("[1]") == 2
+    plain, how = ground("Nonsense.", "How much does a new saddle cost?", [REPAIR], encoder, GroundingSettings())
+    assert (plain, how) == (NO_ANSWER, "unanswered")  # not a summary request: no sentence is close
+
+
 def test_support_ignores_words_of_the_question() -> None:
     assert support("The tower is tall.", EVIDENCE, "How tall is the tower?") == 0.0
     assert support("It was completed in 1889.", EVIDENCE) == 1.0
