@@ -25,7 +25,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,6 +51,7 @@ WORD_TFIDF = dict(
     ngram_range=(1, 2), sublinear_tf=True, lowercase=False, token_pattern=r"(?u)\b\w+\b|[^\w\s]"
 )
 CHAR_TFIDF = dict(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=False)
+TFIDF = {"word": WORD_TFIDF, "char": CHAR_TFIDF}
 # Relative weight of each feature block in the SVM input (picked by 5-fold CV on train.json).
 BLOCK_WEIGHTS = {"word": 1.0, "char": 0.5, "dense": 1.5, "cue": 0.2}
 BLOCKS = tuple(BLOCK_WEIGHTS)
@@ -235,45 +236,92 @@ def _exported(encoder: str, transformer: Any, names: Sequence[str]) -> Path:
     return path
 
 
+class Questions(NamedTuple):
+    """Normalised questions with everything every head reads from them, computed once:
+    MiniLM features (`encode_layers`), word and character n-grams, surface cues."""
+
+    texts: list[str]
+    dense: np.ndarray
+    grams: dict[str, list[list[str]]]  # "word"/"char": each question's n-grams
+    cues: np.ndarray
+
+
+def prepared(texts: Sequence[str], dense: np.ndarray) -> Questions:
+    """`Questions` from normalised questions and their `encode_layers` features."""
+    grams = {block: [list(analyse(t)) for t in texts] for block, analyse in _analysers().items()}
+    return Questions(list(texts), dense, grams, cue_features(texts))
+
+
+@cache
+def _analysers() -> dict[str, Callable[[str], list[str]]]:
+    """scikit-learn's n-gram analysers for the TF-IDF blocks."""
+    return {block: TfidfVectorizer(**params).build_analyzer() for block, params in TFIDF.items()}
+
+
+@dataclass(frozen=True)
+class Tfidf:
+    """One fitted TF-IDF vocabulary applied to n-grams already analysed: the numbers of
+    scikit-learn's TfidfVectorizer.transform (sublinear tf x idf, l2-normalised), which costs
+    ~2 ms a call in input checks alone, and a question needs one call per head and block."""
+
+    terms: list[str]  # by feature index
+    idf: np.ndarray
+
+    @classmethod
+    def fitted(cls, texts: Sequence[str], params: Mapping[str, Any]) -> Tfidf:
+        vectorizer = TfidfVectorizer(**params).fit(texts)
+        return cls(vectorizer.get_feature_names_out().tolist(), vectorizer.idf_.astype(np.float64))
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {term: i for i, term in enumerate(self.terms)}
+
+    def transform(self, grams: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """(n, terms) TF-IDF rows of the questions' n-grams."""
+        rows, cols, vals = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+        for row, question in enumerate(grams):
+            known = np.array([self.index[g] for g in question if g in self.index], np.int64)
+            ids, counts = np.unique(known, return_counts=True)
+            weights = (1.0 + np.log(counts)) * self.idf[ids]
+            rows.append(np.full(len(ids), row, np.int64))
+            cols.append(ids)
+            vals.append(weights / max(float(np.linalg.norm(weights)), 1e-300))
+        coords = (np.concatenate(rows), np.concatenate(cols))
+        return sp.csr_matrix((np.concatenate(vals), coords), shape=(len(grams), len(self.terms)))
+
+
 @dataclass
 class LinearHead:
     """One calibrated linear SVM over the features: TF-IDF blocks fitted on its own training
     questions, the shared MiniLM and cue blocks standardised, scores over `classes`."""
 
     classes: tuple[str, ...]
-    word: TfidfVectorizer
-    char: TfidfVectorizer
+    tfidf: dict[str, Tfidf]  # "word"/"char"
     scalers: dict[str, tuple[np.ndarray, np.ndarray]]  # "dense"/"cue": (mean, scale)
-    coef: dict[str, np.ndarray]  # per block, (classes, n_block_features), block weight folded in
+    coef: dict[str, np.ndarray]  # per block, (n_block_features, classes), block weight folded in
     intercept: np.ndarray  # (classes,)
     temperature: float  # probabilities = softmax(scores / temperature)
 
-    def scores(self, texts: Sequence[str], dense: np.ndarray) -> np.ndarray:
-        """Raw SVM scores (n, classes) for normalised questions and their `encode_layers` features."""
-        blocks = {
-            "word": self.word.transform(texts),
-            "char": self.char.transform(texts),
-            "dense": _standardise(dense, *self.scalers["dense"]),
-            "cue": _standardise(cue_features(texts), *self.scalers["cue"]),
-        }
-        total = sum(blocks[b] @ self.coef[b].T for b in BLOCKS)
+    def scores(self, q: Questions) -> np.ndarray:
+        """Raw SVM scores (n, classes) of prepared questions."""
+        blocks = feature_blocks(q, self.tfidf, self.scalers)
+        total = sum(blocks[b] @ self.coef[b] for b in BLOCKS)
         return np.asarray(total, dtype=np.float32) + self.intercept
 
-    def proba(self, texts: Sequence[str], dense: np.ndarray, calibrated: bool = True) -> np.ndarray:
+    def proba(self, q: Questions, calibrated: bool = True) -> np.ndarray:
         """Probabilities (n, classes); uncalibrated = softmax of the SVM scores."""
-        scores = self.scores(texts, dense)
+        scores = self.scores(q)
         return _softmax(scores / self.temperature if calibrated else scores)
 
     def arrays(self, prefix: str) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
         """The head as float arrays and vocabularies, keys prefixed (for one npz/json file)."""
-        arrays = {"word_idf": self.word.idf_, "char_idf": self.char.idf_, "intercept": self.intercept}
-        arrays |= {"temperature": np.array([self.temperature])}
+        arrays = {f"{block}_idf": tfidf.idf for block, tfidf in self.tfidf.items()}
+        arrays |= {"intercept": self.intercept, "temperature": np.array([self.temperature])}
         for name, (mean, scale) in self.scalers.items():
             arrays |= {f"{name}_mean": mean, f"{name}_scale": scale}
         out = {f"{prefix}{k}": np.asarray(v, np.float32) for k, v in arrays.items()}
-        out |= {f"{prefix}coef_{b}": self.coef[b].astype(np.float16) for b in BLOCKS}
-        vocab = {f"{prefix}{name}": _terms(vec) for name, vec in (("word", self.word), ("char", self.char))}
-        return out, vocab
+        out |= {f"{prefix}coef_{b}": self.coef[b].T.astype(np.float16) for b in BLOCKS}  # (classes, n)
+        return out, {f"{prefix}{block}": tfidf.terms for block, tfidf in self.tfidf.items()}
 
     @classmethod
     def from_arrays(
@@ -281,13 +329,20 @@ class LinearHead:
     ) -> LinearHead:
         return cls(
             classes=tuple(classes),
-            word=_vectorizer(WORD_TFIDF, vocab[f"{prefix}word"], w[f"{prefix}word_idf"]),
-            char=_vectorizer(CHAR_TFIDF, vocab[f"{prefix}char"], w[f"{prefix}char_idf"]),
+            tfidf={b: Tfidf(vocab[f"{prefix}{b}"], w[f"{prefix}{b}_idf"].astype(np.float64)) for b in TFIDF},
             scalers={n: (w[f"{prefix}{n}_mean"], w[f"{prefix}{n}_scale"]) for n in ("dense", "cue")},
-            coef={b: w[f"{prefix}coef_{b}"].astype(np.float32) for b in BLOCKS},
+            coef={b: np.ascontiguousarray(w[f"{prefix}coef_{b}"].T, np.float32) for b in BLOCKS},
             intercept=w[f"{prefix}intercept"],
             temperature=float(w[f"{prefix}temperature"][0]),
         )
+
+
+def feature_blocks(q: Questions, tfidf: Mapping[str, Tfidf], scalers: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """A head's feature blocks (unweighted) of prepared questions."""
+    return {block: vectors.transform(q.grams[block]) for block, vectors in tfidf.items()} | {
+        "dense": _standardise(q.dense, *scalers["dense"]),
+        "cue": _standardise(q.cues, *scalers["cue"]),
+    }
 
 
 def fit_head(
@@ -306,16 +361,10 @@ def fit_head(
     present = np.unique(y)
     if len(present) < 2:
         raise ValueError("training needs questions of at least two labels")
-    word = TfidfVectorizer(**WORD_TFIDF).fit(texts)
-    char = TfidfVectorizer(**CHAR_TFIDF).fit(texts)
-    cues = cue_features(texts)
-    scalers = {"dense": _fit_scaler(dense), "cue": _fit_scaler(cues)}
-    blocks = {
-        "word": word.transform(texts),
-        "char": char.transform(texts),
-        "dense": _standardise(dense, *scalers["dense"]),
-        "cue": _standardise(cues, *scalers["cue"]),
-    }
+    q = prepared(texts, dense)
+    tfidf = {block: Tfidf.fitted(texts, params) for block, params in TFIDF.items()}
+    scalers = {"dense": _fit_scaler(dense), "cue": _fit_scaler(q.cues)}
+    blocks = feature_blocks(q, tfidf, scalers)
     X = sp.hstack([blocks[b] * BLOCK_WEIGHTS[b] for b in BLOCKS], format="csr")
     svm = LinearSVC(C=C).fit(X, y, sample_weight=weights)
     n_folds = max(2, min(calibration_folds, int(np.bincount(y)[present].min())))
@@ -326,10 +375,9 @@ def fit_head(
     bounds = np.cumsum([0] + [blocks[b].shape[1] for b in BLOCKS])
     return LinearHead(
         classes=tuple(classes),
-        word=word,
-        char=char,
+        tfidf=tfidf,
         scalers=scalers,
-        coef={b: coef[:, bounds[i] : bounds[i + 1]] * BLOCK_WEIGHTS[b] for i, b in enumerate(BLOCKS)},
+        coef={b: np.ascontiguousarray(coef[:, bounds[i] : bounds[i + 1]].T) * BLOCK_WEIGHTS[b] for i, b in enumerate(BLOCKS)},
         intercept=intercept.astype(np.float32),
         temperature=fit_temperature(_full_scores(oof, present, len(classes)), y),
     )
@@ -356,14 +404,14 @@ class TrainedRouter:
 
     def proba_from(self, texts: Sequence[str], dense: np.ndarray, calibrated: bool = True) -> np.ndarray:
         """Probabilities (n, 6) from precomputed features (`calibrated`: per-head temperature)."""
-        heads = list(self.experts.values())
+        heads, q = list(self.experts.values()), prepared(texts, dense)
         if self.gate is None:
-            return heads[0].proba(texts, dense, calibrated)
-        style = self.gate.proba(texts, dense)
+            return heads[0].proba(q, calibrated)
+        style = self.gate.proba(q)
         style[style < NEGLIGIBLE_STYLE] = 0.0  # a head no question here is in is not run
         style /= style.sum(1, keepdims=True)
         return sum(
-            style[:, [i]] * head.proba(texts, dense, calibrated)
+            style[:, [i]] * head.proba(q, calibrated)
             for i, head in enumerate(heads)
             if style[:, i].any()
         )
@@ -373,7 +421,7 @@ class TrainedRouter:
         texts = [normalize_question(q) for q in questions]
         if self.gate is None:
             return np.ones((len(texts), 1), np.float32)
-        return self.gate.proba(texts, encode_layers(texts, self.encoder))
+        return self.gate.proba(prepared(texts, encode_layers(texts, self.encoder)))
 
     @property
     def encoder(self) -> str:
@@ -559,13 +607,3 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(logits, axis=1))
 
 
-def _terms(vectorizer: TfidfVectorizer) -> list[str]:
-    """The vectorizer's vocabulary as a list ordered by feature index."""
-    return vectorizer.get_feature_names_out().tolist()
-
-
-def _vectorizer(params: dict, terms: list[str], idf: np.ndarray) -> TfidfVectorizer:
-    """A fitted TfidfVectorizer rebuilt from its terms and idf weights."""
-    vectorizer = TfidfVectorizer(**params, vocabulary=terms)
-    vectorizer.idf_ = idf.astype(np.float64)
-    return vectorizer

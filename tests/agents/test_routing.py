@@ -294,3 +294,21 @@ def test_router_features_come_from_an_onnx_graph_with_pytorchs_numbers(tmp_path:
         assert np.abs(layers(tokens) - expected).max() < 1e-4
     finally:
         layer_encoder.cache_clear()
+
+
+def test_router_tfidf_has_scikit_learns_numbers(router: TrainedRouter) -> None:
+    """Each head's TF-IDF over the once-analysed n-grams equals TfidfVectorizer.transform,
+    for questions with known, unknown and no terms at all."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from agents.routing import TFIDF, prepared
+
+    texts = [normalize_question(q) for q, _ in CLEAR] + ["zzqx vvbj", ""]
+    q = prepared(texts, np.zeros((len(texts), 1)))
+    for head in [*router.experts.values(), router.gate]:
+        for block, tfidf in head.tfidf.items():
+            reference = TfidfVectorizer(**TFIDF[block], vocabulary=tfidf.terms)
+            reference.idf_ = tfidf.idf
+            ours = tfidf.transform(q.grams[block])
+            assert ours.shape == (len(texts), len(tfidf.terms)) and ours[-1].nnz == 0
+            assert abs(reference.transform(texts) - ours).max() < 1e-12
