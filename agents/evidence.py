@@ -11,7 +11,6 @@ no probability: it neither pulls the route towards it nor away.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.calibration import Calibrator, has_scale
-from rag.grounding import QUESTION_FORM, content_words
+from rag.grounding import QUESTION_FORM, content_words, numbers
 from rag.items import Query
 from rag.library import Library
 
@@ -74,8 +73,3 @@ def content_query(question: str) -> str:
     words = [w for w in question.replace("'", " ").split() if w.strip("?.,!:;\"()").lower()]
     kept = [w for w in words if (c := content_words(w)) and not c <= QUESTION_FORM]
     return " ".join(w.strip("?.,!:;\"()") for w in kept)
-
-
-def numbers(text: str) -> set[str]:
-    """The numbers written in a text."""
-    return set(re.findall(r"\d+(?:[.,]\d+)?", text))

@@ -76,7 +76,8 @@ QUESTION_FORM = content_words(
 )
 
 
-def _numbers(text: str) -> set[str]:
+def numbers(text: str) -> set[str]:
+    """The numbers written in a text."""
     return set(re.findall(r"\d+(?:[.,]\d+)?", text))
 
 
@@ -96,7 +97,7 @@ def support(answer: str, evidence: list[Hit], question: str = "") -> float:
     0 for an answer that only restates the question or states a number the evidence lacks."""
     answer = re.sub(r"\[\d+\]", " ", answer)
     words = content_words(answer) - content_words(question)
-    if not words or not _numbers(answer) - _numbers(question) <= set().union(*(_numbers(h.text) for h in evidence)):
+    if not words or not numbers(answer) - numbers(question) <= set().union(*(numbers(h.text) for h in evidence)):
         return 0.0
     known = set().union(*(content_words(h.text) for h in evidence)) if evidence else set()
     return len(words & known) / len(words)
