@@ -23,13 +23,14 @@ from typing import Any
 from agents.calibration import Calibrator
 from agents.config import AgentConfig
 from agents.evidence import Prober
-from agents.graph import build_graph, labels_of
+from agents.graph import build_graph
+from agents.nodes import Deps
 from agents.reflect import Reflector
 from agents.rerank import Reranker
-from agents.route import LLMRouter, ProbabilisticRouter, Router, label_corpora, load_trained
+from agents.router import LLMRouter, ProbabilisticRouter, Router, load_trained
 from agents.state import AgentAnswer, AgentState, Event, FinalEvent, Label
-from rag.config import ConfigError, load_config
-from rag.generator import Generator
+from rag.core.config import ConfigError, load_config
+from rag.generation.generator import Generator
 from rag.library import Library
 
 _UNSET: Any = object()
@@ -45,21 +46,22 @@ class Agent:
         """`trained_router`: left out, the shipped one is loaded (the router in trained and
         hybrid modes, the fallback when the LLM router fails); None: no trained router."""
         self.library = library
-        self.config = config or library.config.agent
+        self.config = config or AgentConfig.of(library.config)
         self._trained = trained_router
         self._router: Router | None = None
         self._lock = threading.Lock()
-        self._judge: Generator | None = None
+        self._helper: Generator | None = None
         self.calibrator = Calibrator(library)
-        self.reranker = Reranker(library, self.config, self.calibrator, judge=self.judge)
-        self.reflector = Reflector(self.config, self.judge)
-        self.graph = build_graph(self)
+        self.reranker = Reranker(library, self.config, self.calibrator, helper=self.helper)
+        self.reflector = Reflector(self.config, self.helper)
+        self.deps = Deps(library, self.config, self.router, self.reranker, self.reflector, self.helper)
+        self.graph = build_graph()
 
     @classmethod
     def from_config(cls, path: str | Path | None = None) -> Agent:
         """The library and the agent from one TOML file (its `[agent]` table), or the defaults."""
         config = load_config(path)
-        return cls(Library(config), config.agent)
+        return cls(Library(config), AgentConfig.of(config))
 
     def __enter__(self) -> Agent:
         return self
@@ -77,7 +79,7 @@ class Agent:
                 trained = self._trained
                 if trained is _UNSET:  # also in llm mode: it decides when the LLM router fails
                     trained = load_trained()
-                llm = LLMRouter(self.judge, self.library.config, self.config.router_max_tokens)
+                llm = LLMRouter(self.helper, self.library.config, self.config.router_max_tokens)
                 prober = Prober(self.library, self.calibrator)
                 self._router = Router(self.config, trained, llm, prober, self.trusts_llm_router)
             return self._router
@@ -85,34 +87,29 @@ class Agent:
     @property
     def trusts_llm_router(self) -> bool:
         """Whether the hybrid router may hand uncertain questions to the LLM (`llm_router`)."""
-        served = self.config.judge is not None or bool(self.library.config.generator.base_url)
+        served = self.config.helper is not None or bool(self.library.config.generator.base_url)
         return {"on": True, "off": False, "auto": served}[self.config.llm_router]
 
-    def judge(self) -> Generator:
-        """The model for routing, relevance and reflection calls: `[agent] judge` when set
+    def helper(self) -> Generator:
+        """The model for routing, relevance and reflection calls: `[agent.helper]` when set
         (e.g. a smaller served model), else the answer model."""
-        settings = self.config.judge
+        settings = self.config.helper
         if settings is None:
             return self.library.generator()
-        if self._judge is None:
+        if self._helper is None:
             if not settings.base_url:
-                raise ConfigError("[agent.judge] needs a base_url (a served model)")
-            self._judge = Generator(settings.base_url, settings.model, settings, settings.vision)
-        return self._judge
+                raise ConfigError("[agent.helper] needs a base_url (a served model)")
+            self._helper = Generator(settings.base_url, settings.model, settings, settings.vision)
+        return self._helper
 
     def mapping(self) -> dict[Label, tuple[str, ...]]:
         """Router labels -> the configured corpora (holding items) they search."""
-        return label_corpora(self.library.config, self.library.counts())
+        return self.deps.mapping()
 
     @property
     def k(self) -> int:
         """Evidence kept per round: [agent] k, else the answer model's evidence_k."""
-        if self.config.k:
-            return self.config.k
-        settings = self.library.config.generator
-        if settings.base_url:
-            return settings.evidence_k
-        return min(settings.evidence_k, self.library.config.embedded.evidence_k)
+        return self.config.k or self.library.config.answer_settings().evidence_k
 
     def stream(
         self,
@@ -130,7 +127,7 @@ class Agent:
             "question": question,
             "image": str(image) if image else None,
             "started": time.perf_counter(),
-            "forced": labels_of(route),  # type: ignore[arg-type]
+            "forced": labels_of(route),
             "round": 0,
             "k": self.k,
             "candidates": max(self.config.candidates, self.k),
@@ -140,7 +137,7 @@ class Agent:
             "steps": [],
         }
         limit = 6 * (self.config.reflection_rounds + 2) + 5
-        yield from self.graph.stream(state, stream_mode="custom", config={"recursion_limit": limit})
+        yield from self.graph.stream(state, stream_mode="custom", config={"recursion_limit": limit}, context=self.deps)
 
     def ask(
         self,
@@ -194,6 +191,8 @@ class Agent:
         finally:
             await worker
 
-    def drawing(self) -> str:
-        """The graph as Mermaid, with its conditional edges."""
-        return self.graph.get_graph().draw_mermaid()
+
+def labels_of(forced: Label | Sequence[Label] | None) -> tuple[Label, ...]:
+    if forced is None:
+        return ()
+    return (forced,) if isinstance(forced, str) else tuple(forced)

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.config import Config
 from rag.library import Library
 
 # Questions unrelated to any particular collection: their best matches in a corpus show what
@@ -40,14 +39,6 @@ BACKGROUND_QUESTIONS: tuple[str, ...] = (
 )
 SHIFT = 2.0  # robust spreads above the null median that count as 50 % relevant
 MIN_SPREAD = 0.05  # floor for the null's spread (small corpora have almost none)
-
-
-def has_scale(config: Config, corpus: str) -> bool:
-    """Whether the corpus's scores are similarities that can be calibrated: a text corpus
-    with `bm25 = true` scores by reciprocal-rank fusion, which has no similarity scale."""
-    return not any(
-        c.name == corpus and c.modality == "text" and c.encoder.bm25 for c in config.corpora
-    )
 
 
 def sigmoid(x: float) -> float:

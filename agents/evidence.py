@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.calibration import Calibrator, has_scale
-from rag.grounding import QUESTION_FORM, content_words, numbers
-from rag.items import Query
+from agents.calibration import Calibrator
+from rag.core.items import Query
+from rag.generation.grounding import QUESTION_FORM, content_words, numbers
 from rag.library import Library
 
 PROBES_IN_FLIGHT = 4
@@ -41,7 +41,7 @@ class Prober:
         """Corpus -> the probability that it holds a match for the question, for each of
         `corpora` (which must hold items) whose scores can be calibrated."""
         query = Query(question, image, dict(embeddings or {}))
-        scaled = [c for c in corpora if has_scale(self.library.config, c)]
+        scaled = [c for c in corpora if self.library.retriever(c).scale == "similarity"]
         # Chroma's index look-ups release the GIL: the corpora are searched side by side.
         tops = list(self._pool.map(lambda c: self.library.search(query, corpus=c, k=1), scaled))
         return {c: self.calibrator(c, [hits[0].score])[0] for c, hits in zip(scaled, tops, strict=True) if hits}
@@ -57,7 +57,7 @@ class Prober:
         if not text or not wanted:
             return found
         for corpus in corpora:
-            if not has_scale(self.library.config, corpus):
+            if self.library.retriever(corpus).scale != "similarity":
                 continue
             for hit in self.library.search(Query(text), corpus=corpus, k=3):
                 if wanted <= content_words(f"{hit.title} {hit.text}") | numbers(hit.text):

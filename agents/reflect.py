@@ -8,7 +8,7 @@ A `no` answer is checked too: when the question's content words have a confident
 a corpus (agents.evidence.Prober.content_match), the next round searches that corpus.
 
 cheap (the default, right for a small model): supported = the answer is grounded (`cited`,
-`attributed` or `extracted`, see rag.grounding) with citations; sufficient = the cited
+`attributed` or `extracted`, see rag.generation.grounding) with citations; sufficient = the cited
 evidence holds at least `min_coverage` of the question's content words (an answer about ash
 clouds cited from a passage that never mentions what the question asks about is grounded but
 does not answer it).
@@ -26,15 +26,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from agents.config import AgentConfig, prompt
+from agents.config import AgentConfig
 from agents.rewrite import FollowUp
 from agents.state import Action, Label, Scored, Verdict
-from rag.answer import Answer
-from rag.errors import GeneratorError
-from rag.generator import Generator
-from rag.grounding import NO_ANSWER, QUESTION_FORM, content_words
-from rag.items import Hit
-from rag.messages import evidence_text
+from rag.core.errors import GeneratorError
+from rag.core.items import Hit
+from rag.core.prompts import prompt
+from rag.generation.answer import Answer
+from rag.generation.generator import Generator
+from rag.generation.grounding import NO_ANSWER, QUESTION_FORM, content_words
+from rag.generation.messages import evidence_text
 
 Judgement = Literal["supported", "unsupported", "insufficient"]
 JUDGEMENTS: tuple[Judgement, ...] = ("supported", "unsupported", "insufficient")
@@ -105,11 +106,11 @@ class Reflector:
                     round_, False, False, 0.0, answer.grounding, "reroute",
                     f"route `no`, but {match[1]} holds a confident match for the question's content "
                     f"({match[2]:.2f}): searching {match[0]}", mode, (),
-                )  # fmt: skip
+                )
             return Verdict(
                 round_, False, True, 1.0, answer.grounding, "end",
                 "route `no`: the model answered alone, with no evidence to check against", mode, (),
-            )  # fmt: skip
+            )
         cited = [c.hit for c in answer.citations]
         cover = coverage(question, cited)
         supported = answer.supported
@@ -123,7 +124,7 @@ class Reflector:
             )
         if mode == "llm" and supported:
             try:
-                judgement: Judgement | None = self.judge(question, answer)
+                judgement: Judgement | None = self.model_verdict(question, answer)
             except GeneratorError as exc:  # the cheap check stands, labelled
                 judgement, mode = None, "cheap"
                 why.append(f"LLM check unavailable ({exc}); cheap check only")
@@ -161,14 +162,14 @@ class Reflector:
             coverage(question, [s.hit for s in kept]) == 1.0
         )
 
-    def judge(self, question: str, answer: Answer) -> Judgement:
+    def model_verdict(self, question: str, answer: Answer) -> Judgement:
         """The answer model's verdict on the answer and its cited evidence (structured output)."""
         generator = self.generator()
         hits = [c.hit for c in answer.citations] or answer.evidence
         evidence = evidence_text(hits, generator.settings.max_evidence_chars)
-        text = prompt("reflect").format(evidence=evidence, question=question, answer=answer.text)
+        text = prompt("agents", "reflect").format(evidence=evidence, question=question, answer=answer.text)
         word = generator.choose([{"role": "user", "content": text}], JUDGEMENTS, 4).strip().lower()
-        return word if word in JUDGEMENTS else "insufficient"  # type: ignore[return-value]
+        return word if word in JUDGEMENTS else "insufficient"
 
 
 def caveat(

@@ -2,8 +2,8 @@
 
 Signals, averaged into the relevance:
 - `calibrated`: the retriever's score calibrated per corpus against its null distribution
-  (agents.calibration). A text corpus with `bm25 = true` scores by reciprocal-rank fusion,
-  which has no similarity scale: its hits go without this signal.
+  (agents.calibration). A retriever whose scores are ranks, not similarities (its `scale`,
+  e.g. text with `bm25 = true`), has nothing to calibrate: its hits go without this signal.
 - `sentence`: for hits the answer model reads as text (text hits; images and clips too when
   the model has no vision and reads their descriptors), the MiniLM cosine of the question
   and the hit's best sentence, through a logistic centred on the grounding threshold.
@@ -28,16 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from agents.calibration import Calibrator, has_scale, sigmoid
-from agents.config import AgentConfig, prompt
+from agents.calibration import Calibrator, sigmoid
+from agents.config import AgentConfig
 from agents.state import Reranked, Scored
-from rag.errors import GeneratorError
-from rag.generator import Generator
-from rag.grounding import DEFAULT_GROUNDING, content_words, sentences
-from rag.items import Hit
+from rag.core.errors import GeneratorError
+from rag.core.items import Hit
+from rag.core.models import resolve_model
+from rag.core.prompts import prompt
+from rag.generation.generator import Generator
+from rag.generation.grounding import DEFAULT_GROUNDING, content_words, sentences
+from rag.generation.messages import ImageBudget, evidence_parts, merge_text
 from rag.library import Library
-from rag.messages import ImageBudget, evidence_parts, merge_text
-from rag.models import resolve_model
 
 SENTENCE_CENTER = DEFAULT_GROUNDING.min_similarity  # cosine the extractive answer needs
 SENTENCE_SCALE = 0.1
@@ -60,12 +61,12 @@ class Reranker:
         library: Library,
         config: AgentConfig,
         calibrator: Calibrator | None = None,
-        judge: Callable[[], Generator] | None = None,
+        helper: Callable[[], Generator] | None = None,
     ):
         self.library = library
         self.config = config
         self.calibrator = calibrator or Calibrator(library)
-        self.judge = judge or library.generator  # the model asked for relevance judgements
+        self.helper = helper or library.generator  # the model asked for relevance judgements
         settings = library.config.generator
         # The embedded model (no base_url) is text-only: it reads images and clips as descriptors.
         self.vision = bool(settings.base_url) and settings.vision
@@ -82,7 +83,7 @@ class Reranker:
         """Every hit with its relevance and signals, in the given order."""
         signals: list[dict[str, float]] = [{"retriever": hit.score} for hit in hits]
         for corpus in dict.fromkeys(hit.corpus for hit in hits):
-            if not has_scale(self.library.config, corpus):
+            if self.library.retriever(corpus).scale != "similarity":
                 continue  # reciprocal-rank scores have no scale to calibrate
             ours = [i for i, hit in enumerate(hits) if hit.corpus == corpus]
             for i, value in zip(
@@ -131,15 +132,15 @@ class Reranker:
 
     def _model_scores(self, question: str, hits: Sequence[Hit]) -> list[float]:
         """P(yes) of the answer model asked whether each hit helps answer the question."""
-        generator = self.judge()
+        generator = self.helper()
         settings = generator.settings
 
         def judge(hit: Hit) -> float:
             budget = ImageBudget(settings.max_images, settings.max_image_bytes)
             parts = evidence_parts(1, hit, hit.text, settings, self.vision and generator.vision, budget)
             ask = {"type": "text", "text": f"Question: {question}\nDoes the evidence help answer it? yes or no:"}
-            messages = [
-                {"role": "system", "content": prompt("relevance")},
+            messages: list[dict[str, Any]] = [
+                {"role": "system", "content": prompt("agents", "relevance")},
                 {"role": "user", "content": merge_text([*parts, ask])},
             ]
             return generator.choice_probabilities(messages, ("yes", "no"))["yes"]

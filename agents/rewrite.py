@@ -22,11 +22,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from agents.config import prompt
-from rag.generator import Generator
-from rag.grounding import QUESTION_FORM, WORD, content_words, sentences
-from rag.items import Hit
-from rag.messages import evidence_text
+from rag.core.items import Hit
+from rag.core.prompts import prompt
+from rag.generation.generator import Generator
+from rag.generation.grounding import QUESTION_FORM, WORD, content_words, sentences
+from rag.generation.messages import evidence_text
 
 NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:of|de|van|von|the)?\s*[A-Z][\w'-]*)*")
 MAX_BRIDGE = 2
@@ -84,10 +84,10 @@ def feedback_query(bridge: Sequence[str], missing: Sequence[str]) -> str:
     return " ".join([*bridge, *missing][:MAX_QUERY_WORDS])
 
 
-def llm_query(generator: Generator, question: str, evidence: Sequence[Hit], missing: Sequence[str], max_tokens: int) -> str:  # fmt: skip
+def llm_query(generator: Generator, question: str, evidence: Sequence[Hit], missing: Sequence[str], max_tokens: int) -> str:
     """The answer model's follow-up query: its first non-empty line."""
     shown = evidence_text(evidence, generator.settings.max_evidence_chars)
-    text = prompt("rewrite").format(evidence=shown, question=question, missing=", ".join(missing))
+    text = prompt("agents", "rewrite").format(evidence=shown, question=question, missing=", ".join(missing))
     reply = generator.complete([{"role": "user", "content": text}], max_tokens=max_tokens, temperature=0.0)
     first = next((line for line in reply.splitlines() if line.strip()), "")
     return first.strip(" \"'")
@@ -106,7 +106,7 @@ def connecting(hits: Sequence[Hit], bridge: Sequence[str], missing: Sequence[str
         if h.id not in seen
         and any(holds(h, name) for name in bridge)
         and (not missing or content_words(f"{h.title} {h.text}") & wanted)
-    ]  # fmt: skip
+    ]
 
 
 def common(name: str, hits: Sequence[Hit]) -> bool:

@@ -7,11 +7,10 @@ import operator
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, TypedDict
 
-from rag.answer import Answer
-from rag.items import Hit
+from agents.labels import Label
+from rag.core.items import Hit
+from rag.generation.answer import Answer
 
-Label = Literal["no", "paragraph", "document", "image", "clip", "video"]
-LABELS: tuple[Label, ...] = ("no", "paragraph", "document", "image", "clip", "video")
 DecidedBy = Literal["trained", "llm", "forced"]
 Action = Literal["end", "reroute", "widen", "rewrite"]
 
@@ -108,7 +107,7 @@ class Round:
 
 @dataclass
 class AgentAnswer(Answer):
-    """rag.answer.Answer plus the agent's decisions. `grounding` may also be "model": the
+    """rag.generation.answer.Answer plus the agent's decisions. `grounding` may also be "model": the
     `no` route, answered by the model alone with no evidence."""
 
     route: RouteDecision | None = None
@@ -177,7 +176,7 @@ class FinalEvent:
 Event = RouteEvent | HitsEvent | RerankEvent | TokenEvent | ReflectionEvent | FinalEvent
 
 
-def describe(event: Event) -> str:
+def event_line(event: Event) -> str:
     """One line for a step event (route, hits, rerank, reflection): the CLI prints it, the UI's
     status panel shows it."""
     if event.kind == "route":

@@ -23,8 +23,6 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +30,15 @@ import numpy as np
 from rich.progress import track
 
 from agents.agent import Agent
+from agents.config import AgentConfig
 from agents.state import AgentAnswer
 from eval import metrics, report
 from eval.beir import Beir, indexed
 from eval.retrieval import text_corpora
-from rag.config import Config, load_config
-from rag.items import Hit
+from eval.stats import p50_p95
+from rag.core.config import Config, load_config
+from rag.core.items import Hit
+from rag.core.prompts import prompt
 from rag.library import Library
 
 STEPS = ("route", "retrieve", "rerank", "generate", "reflect")
@@ -55,28 +56,28 @@ class Sample:
 def load_dataset(path: Path) -> list[Sample]:
     """A JSONL (or JSON array) of {question, answer(s), evidence?, choices?}."""
     text = path.read_text(encoding="utf-8")
-    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]  # fmt: skip
+    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
     samples = []
     for i, row in enumerate(rows):
         gold = row.get("answers", row.get("answer", []))
         samples.append(Sample(row["question"], [gold] if isinstance(gold, str) else [str(a) for a in gold],
-                              set(map(str, row.get("evidence", []))), list(row.get("choices", [])), str(row.get("id", i))))  # fmt: skip
+                              set(map(str, row.get("evidence", []))), list(row.get("choices", [])), str(row.get("id", i))))
     return samples
 
 
 def beir_samples(beir: Beir) -> list[Sample]:
-    return [Sample(beir.queries[q], answers, {d for d, g in beir.qrels.get(q, {}).items() if g > 0}, id=q) for q, answers in beir.answers.items()]  # fmt: skip
+    return [Sample(beir.queries[q], answers, {d for d, g in beir.qrels.get(q, {}).items() if g > 0}, id=q) for q, answers in beir.answers.items()]
 
 
 @contextmanager
-def source(args: argparse.Namespace, config: Config) -> Iterator[tuple[Library, list[Sample], dict[str, str]]]:  # fmt: skip
+def source(args: argparse.Namespace, config: Config) -> Iterator[tuple[Library, list[Sample], dict[str, str]]]:
     """The library to ask, the samples, and file stem -> gold id (BEIR) or {} (dataset)."""
     if args.beir:
         beir = Beir.load(args.beir, args.split)
         if not beir.answers:
             raise FileNotFoundError(f"{args.beir}: no answers.jsonl (needed for answer evaluation)")
         corpora = text_corpora(config, ("paragraph",))
-        with tempfile.TemporaryDirectory(prefix="mmrag-eval-") as tmp, indexed(beir, config, corpora, Path(tmp)) as (library, stems, _):  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="mmrag-eval-") as tmp, indexed(beir, config, corpora, Path(tmp)) as (library, stems, _):
             yield library, beir_samples(beir)[: args.limit], stems
     else:
         with Library(config) as library:
@@ -92,35 +93,30 @@ def cited_ids(hits: Sequence[Hit], stems: dict[str, str], gold: set[str]) -> set
     return {next((x for x in ids if x in gold), ids[0]) for ids in names}
 
 
-@cache
-def judge_prompt() -> str:
-    return resources.files("eval").joinpath("prompts", "faithfulness.md").read_text(encoding="utf-8").strip()
-
-
 def faithfulness(agent: Agent, answer: AgentAnswer) -> float | None:
     """P(yes) from the answer model that the cited evidence supports the answer; None when
     there is nothing to judge (no citations)."""
     if not answer.citations:
         return None
     evidence = "\n\n".join(f"[{c.n}] {c.hit.text[:1500]}" for c in answer.citations)
-    content = f"<evidence>\n{evidence}\n</evidence>\nQuestion: {answer.question}\nAnswer: {answer.text}\nIs the answer supported? yes or no:"  # fmt: skip
-    messages = [{"role": "system", "content": judge_prompt()}, {"role": "user", "content": content}]
+    content = f"<evidence>\n{evidence}\n</evidence>\nQuestion: {answer.question}\nAnswer: {answer.text}\nIs the answer supported? yes or no:"
+    messages = [{"role": "system", "content": prompt("eval", "faithfulness")}, {"role": "user", "content": content}]
     return agent.library.generator().choice_probabilities(messages, ("yes", "no"))["yes"]
 
 
-def score(sample: Sample, answer: AgentAnswer, stems: dict[str, str], faithful: float | None) -> dict[str, Any]:  # fmt: skip
+def score(sample: Sample, answer: AgentAnswer, stems: dict[str, str], faithful: float | None) -> dict[str, Any]:
     row: dict[str, Any] = {"id": sample.id, "question": sample.question, "answer": answer.text, "gold": sample.answers,
                            "em": metrics.exact_match(answer.text, sample.answers), "f1": metrics.token_f1(answer.text, sample.answers),
                            "rouge_l": max((metrics.rouge_l(answer.text, a) for a in sample.answers), default=0.0),
                            "route": list(answer.route.labels) if answer.route else [], "grounding": answer.grounding,
                            "steps": step_seconds(answer), "actions": [v.action for v in answer.verdicts],
-                           "second_hop": float(any(v.action == "rewrite" for v in answer.verdicts))}  # fmt: skip
+                           "second_hop": float(any(v.action == "rewrite" for v in answer.verdicts))}
     if sample.choices:
         picked = metrics.choice_of(answer.text, sample.choices)
         gold = metrics.choice_of(sample.answers[0], sample.choices) if sample.answers else None
         row["choice_correct"] = float(picked is not None and picked == gold)
     if sample.evidence:
-        row["citation_precision"], row["citation_recall"] = metrics.precision_recall(cited_ids([c.hit for c in answer.citations], stems, sample.evidence), sample.evidence)  # fmt: skip
+        row["citation_precision"], row["citation_recall"] = metrics.precision_recall(cited_ids([c.hit for c in answer.citations], stems, sample.evidence), sample.evidence)
     if faithful is not None:
         row["faithfulness"] = faithful
     return row
@@ -134,16 +130,16 @@ def step_seconds(answer: AgentAnswer) -> dict[str, float]:
 def latency(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """p50/p95 seconds per step over the rows' `steps`."""
     names = list(dict.fromkeys(n for r in rows for n in r["steps"]))
-    return {n: {"p50": float(np.percentile([r["steps"][n] for r in rows], 50)), "p95": float(np.percentile([r["steps"][n] for r in rows], 95))} for n in names}  # fmt: skip
+    return {n: p50_p95([r["steps"][n] for r in rows]) for n in names}
 
 
 def ragas_row(sample: Sample, answer: AgentAnswer) -> dict[str, Any]:
     """ragas' SingleTurnSample fields."""
     return {"user_input": sample.question, "response": answer.text,
-            "retrieved_contexts": [h.text for h in answer.evidence], "reference": sample.answers[0] if sample.answers else ""}  # fmt: skip
+            "retrieved_contexts": [h.text for h in answer.evidence], "reference": sample.answers[0] if sample.answers else ""}
 
 
-def run(agent: Agent, samples: Sequence[Sample], stems: dict[str, str], judge: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+def run(agent: Agent, samples: Sequence[Sample], stems: dict[str, str], judge: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows, ragas = [], []
     for sample in track(samples, description=f"answering {len(samples)} questions"):
         answer = agent.ask(sample.question)
@@ -178,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_config(args.config)
     with source(args, config) as (library, samples, stems):
-        agent = Agent(library, config.agent)
+        agent = Agent(library, AgentConfig.of(config))
         rows, ragas = run(agent, samples, stems, judge=not args.no_judge)
         model = library.generator().model
     figures = summary(rows)
@@ -187,8 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = (args.beir or args.dataset).resolve().stem
     out = args.json or Path("eval/results") / f"answers-{name}.json"
     result = {"command": "answers", "dataset": str(args.beir or args.dataset), "answer_model": model,
-              "meta": report.meta(config), "figures": figures, "latency": steps, "rows": rows}  # fmt: skip
-    report.publish(result, out, f"Answers: {name}", f"{len(rows)} questions, answer model `{model}`.", {"latency": report.bar_plot(steps, "seconds")})  # fmt: skip
+              "meta": report.meta(config), "figures": figures, "latency": steps, "rows": rows}
+    report.publish(result, out, f"Answers: {name}", f"{len(rows)} questions, answer model `{model}`.", {"latency": report.bar_plot(steps, "seconds")})
     ragas_path = out.with_name(f"{out.stem}-ragas.jsonl")
     ragas_path.write_text("".join(json.dumps(r) + "\n" for r in ragas), encoding="utf-8")
     print(f"wrote {ragas_path} (ragas samples)")

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.config import Config, CorpusConfig, StoreConfig
-from rag.items import Hit
+from rag.core.config import Config, CorpusConfig, StoreConfig
+from rag.core.items import Hit
 from rag.library import Library
 
 
@@ -31,11 +31,11 @@ class Beir:
         root = Path(folder)
         for name in ("corpus.jsonl", "queries.jsonl"):
             if not (root / name).is_file():
-                raise FileNotFoundError(f"{root / name}: not a BEIR folder (corpus.jsonl, queries.jsonl, qrels)")  # fmt: skip
-        qrels_file = next((p for p in (root / "qrels" / f"{split}.tsv", root / "qrels.tsv") if p.is_file()), None)  # fmt: skip
+                raise FileNotFoundError(f"{root / name}: not a BEIR folder (corpus.jsonl, queries.jsonl, qrels)")
+        qrels_file = next((p for p in (root / "qrels" / f"{split}.tsv", root / "qrels.tsv") if p.is_file()), None)
         if qrels_file is None:
             raise FileNotFoundError(f"{root}: no qrels/{split}.tsv or qrels.tsv")
-        corpus = {str(r["_id"]): {"title": r.get("title") or "", "text": r.get("text") or ""} for r in _jsonl(root / "corpus.jsonl")}  # fmt: skip
+        corpus = {str(r["_id"]): {"title": r.get("title") or "", "text": r.get("text") or ""} for r in _jsonl(root / "corpus.jsonl")}
         queries = {str(r["_id"]): r["text"] for r in _jsonl(root / "queries.jsonl")}
         qrels: dict[str, dict[str, int]] = {}
         with qrels_file.open(encoding="utf-8", newline="") as fh:
@@ -70,10 +70,10 @@ class Beir:
 
 
 @contextmanager
-def indexed(beir: Beir, config: Config, corpora: Sequence[CorpusConfig], workdir: Path) -> Iterator[tuple[Library, dict[str, str], float]]:  # fmt: skip
+def indexed(beir: Beir, config: Config, corpora: Sequence[CorpusConfig], workdir: Path) -> Iterator[tuple[Library, dict[str, str], float]]:
     """The corpus ingested into a fresh embedded store under `workdir` (these corpora only,
     the rest of `config` as given): the library, file stem -> doc id, and the ingest seconds."""
-    store = config.model_copy(update={"data_dir": workdir / "store", "store": StoreConfig(), "corpora": list(corpora)})  # fmt: skip
+    store = config.model_copy(update={"data_dir": workdir / "store", "store": StoreConfig(), "corpora": list(corpora)})
     stems = beir.write_documents(workdir / "docs")
     with Library(store) as library:
         start = time.perf_counter()

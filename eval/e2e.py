@@ -20,10 +20,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rag.config import Config
+from rag.core.config import Config
 from rag.library import Library
-from rag.samples import build_samples, write_images
-from rag.samples.videos import make_videos
+from rag.library.samples import build_samples, write_images
+from rag.library.samples.videos import make_videos
 
 DATA = Path(__file__).with_name("data") / "e2e"
 QUESTIONS = DATA / "questions.json"
@@ -45,7 +45,7 @@ def build(dest: Path) -> Path:
 
 
 def _video_files() -> list[str]:
-    from rag.samples.videos import sample_videos
+    from rag.library.samples.videos import sample_videos
 
     return [video.file for video in sample_videos(DATA / "video_scripts.json")]
 

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agents.agent import Agent
+from agents.config import AgentConfig
 from eval import report
 from eval.answers import arguments, latency, run, source
-from rag.config import load_config
+from rag.core.config import load_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_config(args.config)
     with source(args, config) as (library, samples, stems):
-        agent = Agent(library, config.agent)
+        agent = Agent(library, AgentConfig.of(config))
         agent.ask(samples[0].question)  # warm-up: model server start, encoders, calibration
         rows, _ = run(agent, samples, stems, judge=False)
         model = library.generator().model
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = (args.beir or args.dataset).resolve().stem
     out = args.json or Path("eval/results") / f"latency-{name}.json"
     result = {"command": "latency", "dataset": str(args.beir or args.dataset), "answer_model": model,
-              "meta": report.meta(config), "figures": figures, "latency": steps, "questions": len(rows)}  # fmt: skip
+              "meta": report.meta(config), "figures": figures, "latency": steps, "questions": len(rows)}
     intro = f"{len(rows)} questions (after one warm-up), answer model `{model}`."
     report.publish(result, out, f"Latency: {name}", intro, {"latency": report.bar_plot(steps, "seconds")})
     print(f"total_p50_s={steps['total']['p50']:.4f} total_p95_s={steps['total']['p95']:.4f}")

@@ -1,58 +1,60 @@
-"""Evaluation metrics, each a small pure function checked against hand-computed cases.
+"""Evaluation metrics, each a small function checked against hand-computed cases.
 
-Ranking metrics follow trec_eval (what BEIR reports through pytrec_eval): relevance grades
-from qrels (> 0 is relevant), nDCG with linear gain and log2 discount, MAP@k divided by the
-number of relevant documents, MRR@k the reciprocal rank of the first relevant one.
-Answer metrics follow SQuAD's evaluation script (normalised exact match and token F1, the
-maximum over the gold answers) and ROUGE-L as the LCS F-measure.
+Ranking metrics are ir-measures' (trec_eval through pytrec_eval, what BEIR reports; MRR@k
+through its msmarco provider): relevance grades from qrels (> 0 is relevant), nDCG with
+linear gain and log2 discount, MAP@k divided by the number of relevant documents, MRR@k the
+reciprocal rank of the first relevant one. Answer metrics follow SQuAD's evaluation script
+(normalised exact match and token F1, the maximum over the gold answers); ROUGE-L is
+rouge-score's LCS F-measure.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import TYPE_CHECKING
+
+import ir_measures
+from ir_measures import AP, RR, R, nDCG
+
+if TYPE_CHECKING:
+    from rouge_score.rouge_scorer import RougeScorer
 
 Qrels = Mapping[str, int]  # document id -> relevance grade, for one query
 
 
+def _trec(measure: ir_measures.Measure, ranking: Sequence[str], qrels: Qrels) -> float:
+    """One query's `measure` by ir-measures; 0 with nothing ranked or nothing relevant (where
+    the library reports no value or NaN). A document ranked twice counts at its first rank."""
+    if not ranking or not any(grade > 0 for grade in qrels.values()):
+        return 0.0
+    ranked = dict.fromkeys(ranking)
+    run = {"q": {d: float(len(ranked) - i) for i, d in enumerate(ranked)}}  # trec_eval sorts by score
+    judged = {"q": {d: int(grade) for d, grade in qrels.items()}}
+    return float(ir_measures.calc_aggregate([measure], judged, run)[measure])
+
+
 def recall_at(ranking: Sequence[str], qrels: Qrels, k: int) -> float:
     """Share of the relevant documents in the top k."""
-    relevant = {d for d, grade in qrels.items() if grade > 0}
-    if not relevant:
-        return 0.0
-    return len(relevant & set(ranking[:k])) / len(relevant)
+    return _trec(R @ k, ranking, qrels)
 
 
 def ndcg_at(ranking: Sequence[str], qrels: Qrels, k: int) -> float:
-    """Normalised discounted cumulative gain of the top k (gain = the grade)."""
-    dcg = sum(qrels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranking[:k]))
-    ideal = sorted((g for g in qrels.values() if g > 0), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
+    """Normalised discounted cumulative gain of the top k (gain = the grade, none below 0)."""
+    return _trec(nDCG @ k, ranking, qrels)
 
 
 def mrr_at(ranking: Sequence[str], qrels: Qrels, k: int) -> float:
     """1 / rank of the first relevant document in the top k (0 if none)."""
-    for i, d in enumerate(ranking[:k]):
-        if qrels.get(d, 0) > 0:
-            return 1.0 / (i + 1)
-    return 0.0
+    return _trec(RR @ k, ranking, qrels)
 
 
 def average_precision_at(ranking: Sequence[str], qrels: Qrels, k: int) -> float:
     """Precision at each relevant rank within the top k, summed, over the number relevant."""
-    relevant = sum(1 for g in qrels.values() if g > 0)
-    if not relevant:
-        return 0.0
-    hits, total = 0, 0.0
-    for i, d in enumerate(ranking[:k]):
-        if qrels.get(d, 0) > 0:
-            hits += 1
-            total += hits / (i + 1)
-    return total / relevant
+    return _trec(AP @ k, ranking, qrels)
 
 
 def normalize_answer(text: str) -> str:
@@ -68,7 +70,7 @@ def exact_match(prediction: str, answers: Sequence[str]) -> float:
 
 def token_f1(prediction: str, answers: Sequence[str]) -> float:
     """SQuAD token F1, the best over the gold answers."""
-    return max((_f1(normalize_answer(prediction).split(), normalize_answer(a).split()) for a in answers), default=0.0)  # fmt: skip
+    return max((_f1(normalize_answer(prediction).split(), normalize_answer(a).split()) for a in answers), default=0.0)
 
 
 def _f1(predicted: list[str], gold: list[str]) -> float:
@@ -82,29 +84,16 @@ def _f1(predicted: list[str], gold: list[str]) -> float:
 
 
 def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F-measure: longest common subsequence of lower-cased word tokens."""
-    p, r = _words(prediction), _words(reference)
-    if not p or not r:
-        return 0.0
-    lcs = _lcs(p, r)
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(p), lcs / len(r)
-    return 2 * precision * recall / (precision + recall)
+    """ROUGE-L F-measure: longest common subsequence of lower-cased [a-z0-9]+ word tokens."""
+    return float(_rouge_scorer().score(reference, prediction)["rougeL"].fmeasure)
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
+@cache
+def _rouge_scorer() -> RougeScorer:
+    """rouge-score's scorer, no stemming; imported on first use (it loads nltk, about a second)."""
+    from rouge_score.rouge_scorer import RougeScorer
 
-
-def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b):
-            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
+    return RougeScorer(["rougeL"])
 
 
 def choice_of(prediction: str, choices: Sequence[str]) -> int | None:

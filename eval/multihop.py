@@ -24,14 +24,14 @@ from pathlib import Path
 
 FIRST = ["Marta", "Jonas", "Ilse", "Tomas", "Rhea", "Oskar", "Lena", "Piet", "Noor", "Emil", "Sanne",
          "Aurel", "Vera", "Milo", "Greta", "Anton", "Leona", "Ravi", "Ines", "Karel", "Sofia", "Bram",
-         "Dora", "Felix", "Hana", "Ivo", "Juno", "Lotte", "Mads", "Nina", "Otto", "Petra"]  # fmt: skip
+         "Dora", "Felix", "Hana", "Ivo", "Juno", "Lotte", "Mads", "Nina", "Otto", "Petra"]
 SYLLABLES = ["vel", "ors", "tam", "bri", "kol", "nev", "dar", "lun", "mir", "sto", "qua", "fen",
-             "gal", "hes", "jor", "pel", "ras", "tov", "wen", "zar", "cal", "dem", "lis", "mor"]  # fmt: skip
+             "gal", "hes", "jor", "pel", "ras", "tov", "wen", "zar", "cal", "dem", "lis", "mor"]
 TOWN_ENDS = ["haven", "by", "stad", "ford", "mere", "holm", "wick", "dale"]
 ADJECTIVES = ["Glass", "Silent", "Copper", "Northern", "Hidden", "Paper", "Burning", "Quiet",
-              "Salt", "Hollow", "Winter", "Crimson", "Distant", "Iron", "Velvet", "Broken"]  # fmt: skip
+              "Salt", "Hollow", "Winter", "Crimson", "Distant", "Iron", "Velvet", "Broken"]
 NOUNS = ["Orchard", "Harbour", "Lantern", "Meadow", "Tower", "River", "Garden", "Mirror",
-         "Compass", "Island", "Bridge", "Furnace", "Archive", "Lighthouse", "Valley", "Engine"]  # fmt: skip
+         "Compass", "Island", "Bridge", "Furnace", "Archive", "Lighthouse", "Valley", "Engine"]
 GENRES = ["drama", "comedy", "thriller", "documentary", "science fiction", "war"]
 INDUSTRIES = ["software", "shipping", "furniture", "biotechnology", "solar energy", "toy"]
 FIELDS = ["physics", "architecture", "economics", "music", "chemistry", "philosophy", "law"]
@@ -88,14 +88,14 @@ def person_doc(rng: random.Random, names: Names, person: str, town: str | None =
     text = (f"{person} is a {rng.choice(NATIONALITIES)} {rng.choice(['artist', 'writer', 'engineer', 'director', 'entrepreneur'])} "
             f"who was born in {town} in {rng.randint(1931, 1990)}. {person.split()[0]} studied {rng.choice(FIELDS)} at "
             f"{university} and later moved to {names.town()}. {person.split()[0]} is married to {spouse}, "
-            f"and the couple has {rng.randint(1, 4)} children.")  # fmt: skip
+            f"and the couple has {rng.randint(1, 4)} children.")
     return person, text
 
 
 def film(rng: random.Random, names: Names) -> Item:
     title, director, town = names.title(), names.person(), names.town()
     bridge = (title, f"{title} is a {rng.randint(1961, 2020)} {rng.choice(GENRES)} film directed by {director}. "
-                     f"It was shot in {names.town()} and premiered at a festival in {names.town()}.")  # fmt: skip
+                     f"It was shot in {names.town()} and premiered at a festival in {names.town()}.")
     q = rng.choice(["In which town was the director of {t} born?", "Where was the director of {t} born?"])
     return Item(q.format(t=title), town, bridge, person_doc(rng, names, director, town=town))
 
@@ -103,15 +103,15 @@ def film(rng: random.Random, names: Names) -> Item:
 def company(rng: random.Random, names: Names) -> Item:
     firm, founder, university = names.company(), names.person(), names.university()
     bridge = (firm, f"{firm} is a {rng.choice(INDUSTRIES)} company founded in {rng.randint(1950, 2015)} by {founder}. "
-                    f"Its headquarters are in {names.town()}.")  # fmt: skip
+                    f"Its headquarters are in {names.town()}.")
     q = "Which university did the founder of {t} attend?"
-    return Item(q.format(t=firm), university.removeprefix("the "), bridge, person_doc(rng, names, founder, university=university))  # fmt: skip
+    return Item(q.format(t=firm), university.removeprefix("the "), bridge, person_doc(rng, names, founder, university=university))
 
 
 def novel(rng: random.Random, names: Names) -> Item:
     book, author, spouse = names.title(), names.person(), names.person()
     bridge = (f"{book} (novel)", f"{book} is a {rng.randint(1920, 2020)} novel written by {author}. "
-                                 f"It tells the story of a family in {names.town()}.")  # fmt: skip
+                                 f"It tells the story of a family in {names.town()}.")
     q = "Who is the author of the novel {t} married to?"
     return Item(q.format(t=book), spouse, bridge, person_doc(rng, names, author, spouse=spouse))
 
@@ -137,7 +137,7 @@ def write(folder: Path, items: Sequence[Item], extra: Sequence[tuple[str, str]],
     folder.mkdir(parents=True, exist_ok=True)
     _jsonl(folder / "corpus.jsonl", [{"_id": ids[k], "title": t, "text": x} for k, (t, x) in docs])
     _jsonl(folder / "queries.jsonl", [{"_id": f"q{i}", "text": it.question} for i, it in enumerate(items)])
-    _jsonl(folder / "answers.jsonl", [{"_id": f"q{i}", "question": it.question, "answers": [it.answer]} for i, it in enumerate(items)])  # fmt: skip
+    _jsonl(folder / "answers.jsonl", [{"_id": f"q{i}", "question": it.question, "answers": [it.answer]} for i, it in enumerate(items)])
     rows = [f"q{i}\t{ids[f'q{i}-{r}']}\t1" for i in range(len(items)) for r in "ab"]
     (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(rows) + "\n", encoding="utf-8")
 

@@ -308,13 +308,15 @@ def fill(template: str, rng: random.Random) -> str:
 
 def roughen(text: str, rng: random.Random) -> tuple[str, str]:
     """The text as people type it, sometimes: lower case, no final '?', a typo, a greeting."""
-    kinds = []
+    kinds: list[str] = []
     if rng.random() < 0.25:
-        text, _ = text.lower(), kinds.append("lowercase")
+        text = text.lower()
+        kinds.append("lowercase")
     if rng.random() < 0.2:
         text = text.rstrip("?.!")
     if rng.random() < 0.15:
-        text, _ = typo(text, rng), kinds.append("typo")
+        text = typo(text, rng)
+        kinds.append("typo")
     if rng.random() < 0.15:
         text = rng.choice(OPENERS) + text[0].lower() + text[1:] + rng.choice(CLOSERS)
     return text, (kinds[-1] if kinds else "")
@@ -351,14 +353,15 @@ def generate(per_label: int, seed: int = 0) -> list[dict]:
             rows.append({
                 "question": question, "gt_retrieval": label, "acceptable": [label, *also],
                 "kind": rough or kind, "template": n,
-            })  # fmt: skip
+            })
             made += 1
     return rows
 
 
 def split(per_label: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
     """(train, held-out): see the module doc."""
-    train, test = [], []
+    train: list[dict] = []
+    test: list[dict] = []
     for writer in WRITERS:
         rows = json.loads((DATA / f"natural_handwritten_{writer}.json").read_text(encoding="utf-8"))
         for row in rows:

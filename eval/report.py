@@ -21,14 +21,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rag.config import Config
+from agents.config import AgentConfig
+from rag.core.config import Config
 
-PACKAGES = ("mmrag", "torch", "transformers", "sentence-transformers", "chromadb", "langgraph", "llama-index-core", "openai")  # fmt: skip
+PACKAGES = ("mmrag", "torch", "transformers", "sentence-transformers", "chromadb", "langgraph", "llama-index-core", "openai")
 
 
 def meta(config: Config | None = None, **settings: Any) -> dict[str, Any]:
     """Date, machine, package versions and (with a config) the model ids in play."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -46,9 +47,9 @@ def meta(config: Config | None = None, **settings: Any) -> dict[str, Any]:
         out["models"] = {
             "generator": config.generator.model if config.generator.base_url else "embedded: SmolLM2-135M-Instruct (vLLM CPU)",
             "encoders": {c.name: c.encoder.model_dump(exclude_defaults=True) or "default" for c in config.corpora},
-            "cross_encoder": config.agent.cross_encoder,
-        }  # fmt: skip
-        out["agent"] = config.agent.model_dump()
+            "cross_encoder": AgentConfig.of(config).cross_encoder,
+        }
+        out["agent"] = AgentConfig.of(config).model_dump()
     return out | {"settings": settings}
 
 
@@ -181,7 +182,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mmrag eval compare", description="Two result files side by side, with deltas.")  # fmt: skip
+    parser = argparse.ArgumentParser(prog="mmrag eval compare", description="Two result files side by side, with deltas.")
     parser.add_argument("a", type=Path)
     parser.add_argument("b", type=Path)
     args = parser.parse_args(argv)

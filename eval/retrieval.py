@@ -39,11 +39,12 @@ import numpy as np
 from rich.progress import track
 
 from agents.agent import Agent
-from agents.route import label_corpora
+from agents.config import AgentConfig
+from agents.router import label_corpora
 from eval import metrics, report, universal
 from eval.beir import Beir, beir_ids, indexed, ranking
-from rag.config import Config, CorpusConfig, default_corpora, load_config
-from rag.items import Hit
+from rag.core.config import Config, CorpusConfig, default_corpora, load_config
+from rag.core.items import Hit
 from rag.library import Library
 
 MODES = ("retrieve", "rerank", "agent", "routed")
@@ -52,7 +53,7 @@ CANDIDATES = 3  # hits fetched per document wanted: a document may have several 
 
 def text_corpora(config: Config, granularities: Sequence[str]) -> list[CorpusConfig]:
     """The configured text corpus of each granularity (the default one where none is set)."""
-    pool = [c for c in config.corpora if c.modality == "text"] + [c for c in default_corpora() if c.modality == "text"]  # fmt: skip
+    pool = [c for c in config.corpora if c.modality == "text"] + [c for c in default_corpora() if c.modality == "text"]
     return [next(c for c in pool if c.granularity == g) for g in granularities]
 
 
@@ -65,25 +66,28 @@ def scores(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]], k: 
             "mrr@10": metrics.mrr_at(r, qrels[q], 10), f"map@{k}": metrics.average_precision_at(r, qrels[q], k),
         }
         for q, r in rankings.items()
-    }  # fmt: skip
+    }
     names = next(iter(per_query.values()), {}).keys()
     means = {n: float(np.mean([v[n] for v in per_query.values()])) for n in names}
-    curve = [float(np.mean([metrics.recall_at(r, qrels[q], i) for q, r in rankings.items()])) for i in range(1, k + 1)]  # fmt: skip
+    curve = [float(np.mean([metrics.recall_at(r, qrels[q], i) for q, r in rankings.items()])) for i in range(1, k + 1)]
     return {"figures": means, "recall_curve": curve, "per_query": per_query}
 
 
-def rank(library: Library, agent: Agent, question: str, mode: str, corpus: str | None, k: int, doc_of: Callable[[Hit], str | None]) -> tuple[list[str], str]:  # fmt: skip
+def rank(library: Library, agent: Agent, question: str, mode: str, corpus: str | None, k: int, doc_of: Callable[[Hit], str | None]) -> tuple[list[str], str]:
     """Document ranking for one question, and the corpus it came from ("" for none)."""
     if mode == "routed":
-        label = agent.router().trained.route_and_embed(question)[0][0][0]  # type: ignore[union-attr]
-        names = label_corpora(library.config).get(label, ())  # type: ignore[call-overload]  # from config: no count queries per question
+        trained = agent.router().trained
+        if trained is None:
+            raise RuntimeError("routed mode needs the trained router, which could not be loaded (see the log)")
+        label = trained.route_and_embed(question)[0][0][0]
+        names = label_corpora(library.config).get(label, ())  # from config: no count queries per question
         if not names:
             return [], label
         corpus = names[0]
     if corpus is None:
         return [], ""
     if mode == "agent":
-        answer = agent.ask(question, route=library.config.corpus(corpus).granularity)  # type: ignore[arg-type]
+        answer = agent.ask(question, route=library.config.corpus(corpus).granularity)
         return ranking([s.hit for s in answer.kept], doc_of), corpus
     hits = library.search(question, corpus=corpus, k=k * CANDIDATES)
     if mode == "rerank":
@@ -94,10 +98,10 @@ def rank(library: Library, agent: Agent, question: str, mode: str, corpus: str |
 
 def make_agent(library: Library, config: Config, mode: str) -> Agent:
     """The agent whose router (routed mode: the trained one) and re-ranker the modes use."""
-    return Agent(library, config.agent.model_copy(update={"router": "trained"}) if mode == "routed" else config.agent)  # fmt: skip
+    return Agent(library, AgentConfig.of(config).model_copy(update={"router": "trained"}) if mode == "routed" else AgentConfig.of(config))
 
 
-def run(beir: Beir, config: Config, granularity: str, mode: str, k: int, limit: int | None, workdir: Path) -> dict[str, Any]:  # fmt: skip
+def run(beir: Beir, config: Config, granularity: str, mode: str, k: int, limit: int | None, workdir: Path) -> dict[str, Any]:
     corpora = text_corpora(config, ("paragraph", "document") if mode == "routed" else (granularity,))
     with indexed(beir, config, corpora, workdir) as (library, stems, ingest_s):
         agent, ids = make_agent(library, config, mode), beir_ids(stems)
@@ -111,7 +115,7 @@ def run(beir: Beir, config: Config, granularity: str, mode: str, k: int, limit: 
     if multi:
         result["figures"] |= {f"multi-hop {n}": v for n, v in scores(multi, beir.qrels, k)["figures"].items()}
     result["figures"] |= {"ingest_s": ingest_s, "queries_per_s": len(qids) / max(query_s, 1e-9)}
-    return result | {"routed": dict(Counter(routed.values())), "documents": len(beir.corpus), "queries": len(qids), "multi_hop_queries": len(multi)}  # fmt: skip
+    return result | {"routed": dict(Counter(routed.values())), "documents": len(beir.corpus), "queries": len(qids), "multi_hop_queries": len(multi)}
 
 
 def run_universal(path: Path, config: Config, mode: str, k: int, limit: int | None) -> dict[str, Any]:
@@ -124,7 +128,7 @@ def run_universal(path: Path, config: Config, mode: str, k: int, limit: int | No
         agent, mapping = make_agent(library, config, mode), label_corpora(config)
         rankings, routed, start = {}, {}, time.perf_counter()
         for q in track(queries, description=f"{mode}: {len(queries)} queries"):
-            corpus = next(iter(mapping.get(q.label, ())), None)  # type: ignore[call-overload]
+            corpus = next(iter(mapping.get(q.label, ())), None)
             ids = partial(universal.doc_id, window=q.window)
             rankings[q.id], routed[q.id] = rank(library, agent, q.question, mode, corpus, k, ids)
         query_s = time.perf_counter() - start
@@ -133,7 +137,7 @@ def run_universal(path: Path, config: Config, mode: str, k: int, limit: int | No
         mine = [result["per_query"][q.id] for q in queries if q.label == label]
         result["figures"] |= {f"{label} {n}": float(np.mean([v[n] for v in mine])) for n in ("recall@5", "ndcg@10")}
     result["figures"]["queries_per_s"] = len(queries) / max(query_s, 1e-9)
-    return result | {"routed": dict(Counter(routed.values())), "queries": len(queries), "multi_hop_queries": sum(len(g) >= 2 for g in qrels.values())}  # fmt: skip
+    return result | {"routed": dict(Counter(routed.values())), "queries": len(queries), "multi_hop_queries": sum(len(g) >= 2 for g in qrels.values())}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,16 +156,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, dataset = load_config(args.config), args.beir or args.universalrag
     if args.beir:
         with tempfile.TemporaryDirectory(prefix="mmrag-eval-") as tmp:
-            result = run(Beir.load(args.beir, args.split), config, args.granularity, args.mode, args.k, args.limit, Path(tmp))  # fmt: skip
+            result = run(Beir.load(args.beir, args.split), config, args.granularity, args.mode, args.k, args.limit, Path(tmp))
         name, intro = f"{args.beir.resolve().name} · {args.mode} · {args.granularity}", f"{result['documents']} documents, "
     else:
         result = run_universal(args.universalrag, config, args.mode, args.k, args.limit)
         name, intro = f"{args.universalrag.resolve().stem} · {args.mode}", "UniversalRAG queries against the configured corpora: "
     result = {"command": "retrieval", "dataset": str(dataset), "mode": args.mode, "granularity": args.granularity,
-              "meta": report.meta(config, k=args.k, candidates=args.k * CANDIDATES)} | result  # fmt: skip
+              "meta": report.meta(config, k=args.k, candidates=args.k * CANDIDATES)} | result
     out = args.json or Path("eval/results") / f"retrieval-{dataset.resolve().stem}-{args.mode}.json"
     intro += f"{result['queries']} queries ({result['multi_hop_queries']} multi-hop)."
-    report.publish(result, out, f"Retrieval: {name}", intro, {"recall-curve": report.curve_plot({args.mode: result["recall_curve"]}, "k", "recall@k")})  # fmt: skip
+    report.publish(result, out, f"Retrieval: {name}", intro, {"recall-curve": report.curve_plot({args.mode: result["recall_curve"]}, "k", "recall@k")})
     f = result["figures"]
     print(f"ndcg@10={f['ndcg@10']:.4f} recall@5={f['recall@5']:.4f}")
     return 0

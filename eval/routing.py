@@ -14,7 +14,7 @@ no/paragraph/document/image/clip/video or the integers 0-5; an optional "accepta
 - trained (the default): the intent model alone; accuracy from one batched pass; latency
   p50/p95 from single-question calls on a sample, encoding included;
 - evidence: the agent's trained policy with evidence probes of the configured corpora that
-  hold items (agents.route.fuse; labels without a corpus are decided by intent alone);
+  hold items (agents.router.fuse; labels without a corpus are decided by intent alone);
 - llm, hybrid: the agent's Router with the configured answer model (the embedded server
   is started when no base_url is set), 8 questions in flight; hybrid hands uncertain
   questions to the LLM only when `[agent] llm_router` trusts it.
@@ -34,7 +34,6 @@ set, the other sets added whole to every fold's training; `--compare` adds two b
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections import Counter
@@ -54,25 +53,25 @@ from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from agents.agent import Agent
-from agents.routing import (
-    DEFAULT_DATA,
+from agents.config import AgentConfig
+from agents.intent import (
     DEFAULT_DIR,
-    LABELS,
     Labelled,
     TrainedRouter,
     encode_layers,
-    label_name,
     load_labelled,
     normalize_question,
     train,
 )
+from agents.labels import LABELS, RETRIEVAL_LABELS, label_name
 from agents.state import RouteDecision
 from eval import universal
 from eval.report import confusion_plot, figures_table, meta, write
-from rag.config import Config, load_config
+from eval.stats import p50_p95, percentile
+from eval.train_router import BENCHMARK_DATA, named_file
+from rag.core.config import Config, load_config
 from rag.library import Library
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 POLICIES = ("trained", "evidence", "llm", "hybrid")
 
 
@@ -81,11 +80,11 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10)
     confidence, correct = proba.max(1), (proba.argmax(1) == y)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    gaps = [abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).mean() for b in range(bins) if (which == b).any()]  # fmt: skip
+    gaps = [abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).mean() for b in range(bins) if (which == b).any()]
     return float(sum(gaps))
 
 
-def classification_metrics(y: np.ndarray, proba: np.ndarray, acceptable: Sequence[Sequence[str]] | None = None) -> dict[str, Any]:  # fmt: skip
+def classification_metrics(y: np.ndarray, proba: np.ndarray, acceptable: Sequence[Sequence[str]] | None = None) -> dict[str, Any]:
     """Accuracy, per-label P/R/F1/support, confusion matrix (rows = truth) and ECE; with
     `acceptable` labels per question also the share routed to an acceptable label."""
     pred = proba.argmax(1)
@@ -95,7 +94,7 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, acceptable: Sequenc
     per_label = {
         LABELS[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
         for i in range(len(LABELS))
-    }  # fmt: skip
+    }
     result = {
         "n": len(y),
         "accuracy": float((pred == y).mean()),
@@ -124,11 +123,7 @@ def single_latency_ms(
         start = time.perf_counter()
         route(questions[int(i)])
         times.append((time.perf_counter() - start) * 1000)
-    return {
-        "p50": float(np.percentile(times, 50)),
-        "p95": float(np.percentile(times, 95)),
-        "n": len(times),
-    }
+    return {**p50_p95(times), "n": len(times)}
 
 
 def _truth(labelled: Labelled) -> np.ndarray:
@@ -162,7 +157,7 @@ def evaluate_policy(
     router = agent.router()
 
     def decide(question: str) -> RouteDecision:
-        return router.decide(question, mapping)  # type: ignore[arg-type]
+        return router.decide(question, mapping)
 
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
@@ -185,12 +180,12 @@ def policy_agent(policy: str, library: Library, model: Path) -> Agent:
     """The agent whose router the policy is: the config's [agent] table with the router mode
     (evidence = trained with probes; the others as configured, probes included)."""
     mode = "trained" if policy == "evidence" else policy
-    config = library.config.agent.model_copy(update={"router": mode, "evidence": policy != "trained" and library.config.agent.evidence})  # fmt: skip
+    config = AgentConfig.of(library.config).model_copy(update={"router": mode, "evidence": policy != "trained" and AgentConfig.of(library.config).evidence})
     trained = TrainedRouter.load(model) if policy != "llm" else None
     return Agent(library, config, trained_router=trained)
 
 
-def run_sets(sets: Sequence[Path], policies: Sequence[str], config: Config, model: Path, latency_sample: int) -> dict[str, dict[str, Any]]:  # fmt: skip
+def run_sets(sets: Sequence[Path], policies: Sequence[str], config: Config, model: Path, latency_sample: int) -> dict[str, dict[str, Any]]:
     """Every set through every policy: {"<set>/<policy>": result}."""
     runs: dict[str, dict[str, Any]] = {}
     router = TrainedRouter.load(model) if "trained" in policies else None
@@ -200,13 +195,14 @@ def run_sets(sets: Sequence[Path], policies: Sequence[str], config: Config, mode
             labelled = load_labelled(path)
             for policy in policies:
                 if policy == "trained":
-                    result = {"router": "trained", "model": str(model)} | evaluate(router, labelled, latency_sample)  # type: ignore[arg-type]
+                    assert router is not None
+                    result = {"router": "trained", "model": str(model)} | evaluate(router, labelled, latency_sample)
                 else:
                     assert library is not None
                     agent = policy_agent(policy, library, model)
                     result = {"router": policy, "model": str(model)}
                     if policy in ("llm", "hybrid"):
-                        result["answer_model"] = agent.judge().model
+                        result["answer_model"] = agent.helper().model
                     result |= evaluate_policy(agent, labelled, latency_sample)
                 runs[f"{path.stem}/{policy}"] = result
     finally:
@@ -219,7 +215,7 @@ def end_to_end(path: Path, config: Config, limit: int | None = None) -> dict[str
     """The full agent on each question (see the module doc): kept evidence vs gold items,
     and the `no` route where content exists."""
     queries = universal.load(path)[:limit]
-    rows = []
+    rows: list[dict[str, Any]] = []
     with Library(config) as library:
         agent = Agent(library)
         for q in track(queries, description=f"end to end: {len(queries)} questions"):
@@ -231,7 +227,7 @@ def end_to_end(path: Path, config: Config, limit: int | None = None) -> dict[str
                 "from_no": answer.grounding == "model", "kept": kept,
                 "kept_gold": bool(set(kept) & set(q.files)), "grounding": answer.grounding,
                 "rounds": len(answer.rounds), "seconds": answer.timings.get("total_s", 0.0),
-            })  # fmt: skip
+            })
     content = [r for r in rows if r["gold_label"] != "no"]
     nothing = [r for r in rows if r["gold_label"] == "no"]
     figures = {
@@ -240,9 +236,9 @@ def end_to_end(path: Path, config: Config, limit: int | None = None) -> dict[str
         "no_answered_without_retrieval": float(np.mean([r["from_no"] for r in nothing])) if nothing else 0.0,
         "first_route_label_accuracy": float(np.mean([r["route"][:1] == [r["gold_label"]] for r in rows])),
         "gold_label_in_first_route": float(np.mean([r["gold_label"] in r["route"] for r in rows])),
-        "seconds_p50": float(np.percentile([r["seconds"] for r in rows], 50)),
+        "seconds_p50": percentile([r["seconds"] for r in rows], 50),
     }
-    for label in LABELS[1:]:
+    for label in RETRIEVAL_LABELS:
         mine = [r["kept_gold"] for r in content if r["gold_label"] == label]
         if mine:
             figures[f"{label} kept_gold"] = float(np.mean(mine))
@@ -273,21 +269,21 @@ def cross_validate(
         router = train(sets, dense={name: dense[tr], **other_dense}, seed=seed)
         calibrated[te] = router.proba_from(list(texts[te]), dense[te])
         raw[te] = router.proba_from(list(texts[te]), dense[te], calibrated=False)
-    result = {"folds": folds, "extra": sorted(others), "chosen": _cv_summary(calibrated, y, splits)}
+    result: dict[str, Any] = {"folds": folds, "extra": sorted(others), "chosen": _cv_summary(calibrated, y, splits)}
     result["chosen"]["ece_uncalibrated"] = expected_calibration_error(raw, y)
     if compare:
-        result["baselines"] = {name: _cv_summary(_oof(make, texts, dense, y, splits), y, splits) for name, make in BASELINES.items()}  # fmt: skip
+        result["baselines"] = {name: _cv_summary(_oof(make, texts, dense, y, splits), y, splits) for name, make in BASELINES.items()}
     return result
 
 
-def _minilm_logreg(texts: np.ndarray, dense: np.ndarray, tr: np.ndarray, te: np.ndarray, y: np.ndarray) -> np.ndarray:  # fmt: skip
+def _minilm_logreg(texts: np.ndarray, dense: np.ndarray, tr: np.ndarray, te: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Baseline: the sentence embedding (normalised mean of the last layer) + logistic regression."""
     sentence = normalize(dense[:, 6 * 384 : 7 * 384])
     model = LogisticRegression(C=10.0, max_iter=3000).fit(sentence[tr], y[tr])
     return model.predict_proba(sentence[te])
 
 
-def _tfidf_svm(texts: np.ndarray, dense: np.ndarray, tr: np.ndarray, te: np.ndarray, y: np.ndarray) -> np.ndarray:  # fmt: skip
+def _tfidf_svm(texts: np.ndarray, dense: np.ndarray, tr: np.ndarray, te: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Baseline: lowercased word 1-2-gram + char_wb 2-5-gram TF-IDF and a linear SVM (one-hot)."""
     features = make_union(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
@@ -314,7 +310,7 @@ def _cv_summary(proba: np.ndarray, y: np.ndarray, splits: list) -> dict[str, Any
     """Out-of-fold metrics plus accuracy mean and std over the folds."""
     fold_acc = [float((proba[te].argmax(1) == y[te]).mean()) for _, te in splits]
     summary = classification_metrics(y, proba)
-    summary |= {"fold_accuracy": fold_acc, "accuracy_mean": float(np.mean(fold_acc)), "accuracy_std": float(np.std(fold_acc))}  # fmt: skip
+    summary |= {"fold_accuracy": fold_acc, "accuracy_mean": float(np.mean(fold_acc)), "accuracy_std": float(np.std(fold_acc))}
     return summary
 
 
@@ -327,7 +323,7 @@ def format_metrics(m: dict[str, Any]) -> list[str]:
             f"{label:<10}{v['precision']:>10.3f}{v['recall']:>8.3f}{v['f1']:>8.3f}{v['support']:>9d}"
             + (f"{v['acceptable_recall']:>12.3f}" if extra else "")
         )
-    lines += ["", "confusion (rows = truth, columns = predicted)", " " * 10 + "".join(f"{lab[:8]:>9}" for lab in LABELS)]  # fmt: skip
+    lines += ["", "confusion (rows = truth, columns = predicted)", " " * 10 + "".join(f"{lab[:8]:>9}" for lab in LABELS)]
     lines += [
         f"{LABELS[i]:<10}" + "".join(f"{c:>9d}" for c in row)
         for i, row in enumerate(m["confusion"])
@@ -346,10 +342,13 @@ def side_by_side(runs: Mapping[str, dict[str, Any]]) -> list[str]:
         if any(v is not None for v in values):
             lines.append(title.ljust(16) + "".join(("-" if v is None else f"{v:.3f}").rjust(width) for v in values))
 
+    def recall(label: str) -> Callable[[dict[str, Any]], float | None]:
+        return lambda r: r["per_label"][label]["recall"] if r["per_label"][label]["support"] else None
+
     row("accuracy", lambda r: r["accuracy"])
     row("acceptable", lambda r: r.get("acceptable_accuracy"))
     for label in LABELS:
-        row(f"{label} recall", lambda r, label=label: r["per_label"][label]["recall"] if r["per_label"][label]["support"] else None)  # type: ignore[misc]
+        row(f"{label} recall", recall(label))
     row("p50 ms", lambda r: (r.get("latency_ms") or {}).get("p50"))
     return lines
 
@@ -361,7 +360,7 @@ def report(result: dict[str, Any]) -> str:
     if "rows" in result:
         f = result["figures"]
         lines = [*(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in f.items())]
-        lines += [f"  answered from `no` although a corpus holds it: {r['question']}" for r in result["rows"] if r["from_no"] and r["gold_label"] != "no"]  # fmt: skip
+        lines += [f"  answered from `no` although a corpus holds it: {r['question']}" for r in result["rows"] if r["from_no"] and r["gold_label"] != "no"]
         return "\n".join([*lines, f"kept_gold={f['kept_gold']:.4f} content_answered_from_no={f['content_answered_from_no']}"])
     runs = result.get("runs") or {"": result}
     lines = []
@@ -391,7 +390,7 @@ def _cv_report(result: dict[str, Any]) -> str:
             f"baseline {name}: accuracy {m['accuracy_mean']:.4f} ± {m['accuracy_std']:.4f}"
         )
     extra = f" (+ {', '.join(result['extra'])} in every fold's training)" if result.get("extra") else ""
-    lines.append(f"trained router, {result['folds']}-fold CV{extra}: accuracy {chosen['accuracy_mean']:.4f} ± {chosen['accuracy_std']:.4f}")  # fmt: skip
+    lines.append(f"trained router, {result['folds']}-fold CV{extra}: accuracy {chosen['accuracy_mean']:.4f} ± {chosen['accuracy_std']:.4f}")
     lines += [*format_metrics(chosen), ""]
     lines.append(
         f"ECE (10 bins): {chosen['ece_uncalibrated']:.4f} uncalibrated -> {chosen['ece']:.4f} calibrated"
@@ -425,9 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sum(x is not None for x in (args.queries, args.cv, args.end_to_end)) != 1:
         parser.error("give exactly one of --queries FILE, --end-to-end FILE or --cv K")
     if args.cv is not None:
-        from agents.train_router import named_file
 
-        sets = [named_file(d) for d in args.data] if args.data else [("benchmark", DEFAULT_DATA)]
+        sets = [named_file(d) for d in args.data] if args.data else [("benchmark", BENCHMARK_DATA)]
         (_, first), extra = sets[0], {name: load_labelled(path)[:2] for name, path in sets[1:]}
         result = cross_validate(*load_labelled(first)[:2], folds=args.cv, compare=args.compare, extra=extra)
     elif args.end_to_end is not None:
@@ -465,7 +463,7 @@ def write_report(result: dict[str, Any], args: argparse.Namespace) -> None:
             figures[f"{prefix}ece"] = m["ece"]
         if lat := m.get("latency_ms"):
             figures |= {f"{prefix}latency_p50_ms": lat["p50"], f"{prefix}latency_p95_ms": lat["p95"]}
-    first = (args.data[0] if args.data else str(DEFAULT_DATA)) if args.cv else str(args.queries[0])
+    first = (args.data[0] if args.data else str(BENCHMARK_DATA)) if args.cv else str(args.queries[0])
     name = Path(first.rpartition("=")[2]).stem
     result |= {"command": "routing", "meta": meta(None, router=args.router, cv=args.cv), "figures": figures}
     out = args.json or Path("eval/results") / f"routing-{name}{'-cv' if args.cv else ''}.json"

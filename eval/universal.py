@@ -3,7 +3,7 @@ gt_retrieval (0-5 or a label name), gt_texts | gt_images | gt_videos (a list of 
 their repository, often written as a Python list in a string), time_reference ("[start,
 end]" seconds, for clip questions)}.
 
-Routing reads the question and label (agents.routing.load_labelled). Retrieval needs the
+Routing reads the question and label (agents.intent.load_labelled). Retrieval needs the
 corpora ingested into the configured library first (`mmrag ingest`): a hit is relevant when
 its source file has a gold file's name; for a clip question, when it also overlaps the gold
 time window.
@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.routing import label_name
-from rag.items import Hit
+from agents.labels import Label, label_name
+from rag.core.items import Hit
 
 GOLD_FIELDS = ("gt_texts", "gt_images", "gt_videos")
 
@@ -26,7 +26,7 @@ GOLD_FIELDS = ("gt_texts", "gt_images", "gt_videos")
 class GoldQuery:
     id: str
     question: str
-    label: str
+    label: Label
     files: tuple[str, ...]  # gold file names (no folders: the user's layout differs)
     window: tuple[float, float] | None  # gold seconds of a clip question
     answer: str
@@ -56,7 +56,7 @@ def load(path: str | Path) -> list[GoldQuery]:
             out.append(GoldQuery(
                 str(row.get("index", n)), str(row["question"]), label_name(row["gt_retrieval"]), tuple(files),
                 (float(window[0]), float(window[1])) if len(window) == 2 else None, str(row.get("answer", "")),
-            ))  # fmt: skip
+            ))
         except (KeyError, ValueError, SyntaxError, TypeError) as exc:
             raise ValueError(f"{path}: row {n}: {exc}") from exc
     return out

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import chromadb
 
-from rag.config import CorpusConfig
-from retrievers.base import Retriever
+from rag.core.config import CorpusConfig
+from retrievers.base import Retriever, ScoreScale
 
 
 def build_retriever(corpus: CorpusConfig, client: chromadb.api.ClientAPI) -> Retriever:
     """The retriever for a corpus's modality, bound to its collection."""
-    from retrievers.image import ImageRetriever
     from retrievers.text import TextRetriever
-    from retrievers.video import VideoRetriever
+    from retrievers.visual import VisualRetriever
 
-    kinds = {"text": TextRetriever, "image": ImageRetriever, "video": VideoRetriever}
-    return kinds[corpus.modality](corpus, client)
+    if corpus.modality == "text":
+        return TextRetriever(corpus, client)
+    return VisualRetriever(corpus, client)
 
 
-__all__ = ["Retriever", "build_retriever"]
+__all__ = ["Retriever", "ScoreScale", "build_retriever"]

@@ -1,21 +1,70 @@
-"""The retriever protocol every modality implements, and the registry that picks one."""
+"""The retriever protocol every modality implements, and the storage-backed base they share.
+
+A retriever owns its corpus's storage: ingestion hands it items and asks it what a file's
+stored versions are; nobody else touches the collection. `scale` declares what `Hit.score`
+means, so re-ranking and routing calibrate scores without reading the config.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
-from rag.config import CorpusConfig
-from rag.items import Hit, Item, Query
-from rag.store import CorpusIndex
+import chromadb
+import numpy as np
+
+from rag.core.config import CorpusConfig
+from rag.core.items import Hit, Item, Query
+from rag.core.store import CorpusIndex, FileState
+
+# "similarity": a cosine (or a weighted sum of cosines) in [-1, 1], comparable within the
+# corpus and calibratable against unrelated questions' best scores (agents.calibration).
+# "rank": reciprocal-rank fusion (~1/60), which orders hits but has no similarity scale.
+ScoreScale = Literal["similarity", "rank"]
 
 
 class Retriever(Protocol):
-    """Encodes a corpus's items into its own collection and searches it."""
+    """Encodes a corpus's items into storage it alone holds, and searches it."""
 
     corpus: CorpusConfig
-    store: CorpusIndex
+    scale: ScoreScale
 
-    def index(self, items: Sequence[Item]) -> None: ...
+    def add(self, items: Sequence[Item]) -> None: ...
 
     def search(self, query: Query, k: int) -> list[Hit]: ...
+
+    def versions(self, source: str) -> dict[str, FileState]: ...
+
+    def remove(self, source: str, keep_sha: str | None = None) -> None: ...
+
+    def sources(self) -> set[str]: ...
+
+
+class StoredRetriever:
+    """The storage half of a retriever over one Chroma collection; a modality adds how items
+    and queries become vectors (`vectors`, `search`)."""
+
+    def __init__(
+        self, corpus: CorpusConfig, client: chromadb.api.ClientAPI, spec: str, scale: ScoreScale = "similarity"
+    ):
+        self.corpus = corpus
+        self.scale = scale
+        self._index = CorpusIndex(client, corpus, spec)
+
+    def vectors(self, items: Sequence[Item]) -> np.ndarray:
+        raise NotImplementedError
+
+    def add(self, items: Sequence[Item]) -> None:
+        """Encodes and stores (upserts) the items."""
+        self._index.add(items, self.vectors(items))
+
+    def versions(self, source: str) -> dict[str, FileState]:
+        """Per content hash, how many of a file's items are stored and how many it needs."""
+        return self._index.file_states(source)
+
+    def remove(self, source: str, keep_sha: str | None = None) -> None:
+        """Deletes a file's items (all, or those of versions other than `keep_sha`)."""
+        self._index.delete_source(source, keep_sha)
+
+    def sources(self) -> set[str]:
+        return self._index.sources()

@@ -1,7 +1,7 @@
 """Encoders: a sentence-transformers text bi-encoder and a CLIP-family visual encoder.
 
 Each model is loaded once per process (several corpora share it) by its real loader from the
-local folder that rag.models resolves. Vectors come out L2-normalised, as float32 numpy.
+local folder that rag.core.models resolves. Vectors come out L2-normalised, as float32 numpy.
 """
 
 from __future__ import annotations
@@ -10,12 +10,16 @@ import logging
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from rag.items import Query
-from rag.models import ModelUnavailable, resolve_model
+from rag.core.items import Query
+from rag.core.models import ModelUnavailable, resolve_model
+
+if TYPE_CHECKING:
+    from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 log = logging.getLogger(__name__)
 LONG_TEXT_WORDS = 150  # window for long documents; MiniLM truncates at 256 word pieces
@@ -29,7 +33,9 @@ class TextEncoder:
 
         self.name = name
         self.model = SentenceTransformer(str(resolve_model(name)), device="cpu")
-        self.dim = int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        assert dim is not None, f"{name} does not report its embedding size"
+        self.dim = dim
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
@@ -55,7 +61,7 @@ class TextEncoder:
         encoded = self.encode(windows, batch_size)
         pooled = np.zeros((len(texts), self.dim), dtype=np.float32)
         np.add.at(pooled, np.asarray(owner), encoded)
-        return _normalize(pooled)
+        return normalize(pooled)
 
 
 class VisualEncoder:
@@ -84,23 +90,25 @@ class VisualEncoder:
                     images.append(img.convert("RGB"))
             pixels = self.processor(images=images, return_tensors="pt")
             out.append(_features(self.model.get_image_features(**pixels)))
-        return _normalize(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+        return normalize(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
 
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         tokens = self.tokenizer(
             list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
         )
-        return _normalize(_features(self.model.get_text_features(**tokens)))
+        return normalize(_features(self.model.get_text_features(**tokens)))
 
 
-def _features(output: object) -> np.ndarray:
+def _features(output: torch.Tensor | BaseModelOutputWithPooling) -> np.ndarray:
     """transformers 5 returns an output object from get_*_features; 4.x returned a tensor."""
-    tensor = output if isinstance(output, torch.Tensor) else output.pooler_output  # type: ignore[attr-defined]
+    tensor = output if isinstance(output, torch.Tensor) else output.pooler_output
+    assert tensor is not None, "get_*_features output without pooled features"
     return tensor.float().numpy()
 
 
-def _normalize(vectors: np.ndarray) -> np.ndarray:
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 

@@ -1,4 +1,7 @@
-"""Shared core of the image and video retrievers: one fused vector per item.
+"""The visual retriever, for image and video corpora alike: one fused vector per item.
+
+An image item's frames are the stored (downscaled) image itself; a clip's are sampled inside
+it and a whole video's span all its clips (rag.loaders), so one retriever serves both.
 
 An item's vector is [visual, text] / sqrt(2), both halves unit-length: the visual half is the
 mean CLIP embedding of its frames, the text half the text encoder's embedding of its
@@ -18,35 +21,33 @@ from pathlib import Path
 import chromadb
 import numpy as np
 
-from rag.config import CorpusConfig
-from rag.items import Hit, Item, Query
-from rag.store import CorpusIndex
-from retrievers.encoders import _normalize, text_encoder, visual_encoder
+from rag.core.config import CorpusConfig
+from rag.core.items import Hit, Item, Query
+from retrievers.base import StoredRetriever
+from retrievers.encoders import normalize, text_encoder, visual_encoder
 
 
-class VisualRetriever:
+class VisualRetriever(StoredRetriever):
     def __init__(self, corpus: CorpusConfig, client: chromadb.api.ClientAPI):
-        self.corpus = corpus
         self.text = text_encoder(corpus.encoder.text_model)
         self.visual = visual_encoder(corpus.encoder.visual_model)
         spec = f"text={corpus.encoder.text_model}:{self.text.dim}"
         if self.visual:
             spec = f"visual={self.visual.name}:{self.visual.dim}|{spec}"
-        self.store = CorpusIndex(client, corpus, spec)
+        super().__init__(corpus, client, spec)
 
-    def index(self, items: Sequence[Item]) -> None:
+    def vectors(self, items: Sequence[Item]) -> np.ndarray:
         text = self.text.encode([i.text for i in items], self.corpus.encoder.batch_size)
         if self.visual is None:
-            self.store.add(items, text)
-            return
+            return text
         visual = np.stack([self._frames_vector(i.frames) for i in items])
-        self.store.add(items, np.concatenate([visual, text], axis=1) / math.sqrt(2))
+        return np.concatenate([visual, text], axis=1) / math.sqrt(2)
 
     def _frames_vector(self, frames: Sequence[Path]) -> np.ndarray:
         assert self.visual is not None
         if not frames:
             return np.zeros(self.visual.dim, dtype=np.float32)
-        return _normalize(self.visual.encode_images(frames).mean(axis=0, keepdims=True))[0]
+        return normalize(self.visual.encode_images(frames).mean(axis=0, keepdims=True))[0]
 
     def search(self, query: Query, k: int) -> list[Hit]:
         if self.visual is None:
@@ -55,15 +56,15 @@ class VisualRetriever:
                     f"corpus {self.corpus.name!r} has no visual encoder, so it cannot be "
                     f"searched by image alone; add text to the query or configure visual_model"
                 )
-            return self.store.query(self.text.query_vector(query), k)
+            return self._index.query(self.text.query_vector(query), k)
         vector, scale = self._query_vector(query)
-        return [replace(h, score=h.score * scale) for h in self.store.query(vector, k)]
+        return [replace(h, score=h.score * scale) for h in self._index.query(vector, k)]
 
     def _query_vector(self, query: Query) -> tuple[np.ndarray, float]:
         """The fused query vector, and the factor that turns Chroma's cosine into the fused score."""
         assert self.visual is not None
         w = self.corpus.encoder.visual_weight
-        text_part = np.zeros(self.text.dim, dtype=np.float32)
+        text_part: np.ndarray = np.zeros(self.text.dim, dtype=np.float32)
         if query.text.strip():
             text_part = (1 - w) * self.text.query_vector(query)
         if query.image is not None:

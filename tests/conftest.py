@@ -15,7 +15,7 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from rag.samples import build_samples
+    from rag.library.samples import build_samples
 
     return build_samples(tmp_path_factory.mktemp("samples"))
 
@@ -23,7 +23,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def sample_library(samples: Path, tmp_path_factory: pytest.TempPathFactory):
     """A Library (embedded Chroma, default corpora, offline encoders) with the samples ingested."""
-    from rag.config import Config
+    from rag.core.config import Config
     from rag.library import Library
 
     library = Library(Config(data_dir=tmp_path_factory.mktemp("library")))
@@ -39,7 +39,7 @@ def tiny_random_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel
 
-    from rag.models import resolve_model
+    from rag.core.models import resolve_model
 
     folder = tmp_path_factory.mktemp("tiny_random_clip")
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2"))
@@ -60,10 +60,10 @@ def tiny_random_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def answer_library(sample_library):
     """The sample library answering through a real embedded vLLM CPU server (SmolLM2-135M)."""
-    from rag.config import EmbeddedConfig
-    from rag.errors import ServerError
+    from rag.core.config import EmbeddedConfig
+    from rag.core.errors import ServerError
+    from rag.generation.serving import vllm_python
     from rag.library import Library
-    from rag.serving import vllm_python
     from tests.helpers import free_port
 
     try:

@@ -47,7 +47,7 @@ class BrokenOpenAIServer:
                 if mode == "nonsense":
                     message = {"role": "assistant", "content": "{{{ certainly! here is [json"}
                     body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                                       "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode()  # fmt: skip
+                                       "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
+from ui.cli import main
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_console_script_is_installed() -> None:
 
 
 def test_ask_route_takes_known_labels_in_order(capsys: pytest.CaptureFixture[str]) -> None:
-    from rag.cli import _labels
+    from ui.cli import _labels
 
     assert _labels("paragraph, clip") == ("paragraph", "clip")
     with pytest.raises(SystemExit):

@@ -22,7 +22,7 @@ TOKENS_PER_IMAGE = IMAGE_SEQ_LEN + 3
 SPECIAL_TOKENS = [
     "<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>",
     *(f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)),
-]  # fmt: skip
+]
 
 # ChatML; string content as is, list content part by part, one <image> per image part.
 CHAT_TEMPLATE = (
@@ -41,7 +41,7 @@ def build_tiny_vlm(tokenizer_dir: Path, out: Path, python: str, timeout: float =
     result = subprocess.run(
         [python, __file__, str(tokenizer_dir), str(out)],
         capture_output=True, text=True, timeout=timeout, env=None,
-    )  # fmt: skip
+    )
     if result.returncode != 0:
         raise RuntimeError(f"building the tiny VLM failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return out
@@ -66,17 +66,17 @@ def _build(tokenizer_dir: Path, out: Path) -> None:
     vision = Idefics3VisionConfig(
         hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2,
         image_size=224, patch_size=16,
-    )  # fmt: skip
+    )
     text = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
         num_attention_heads=2, num_key_value_heads=1, head_dim=64, tie_word_embeddings=True,
         max_position_embeddings=4096, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
+    )
     config = Idefics3Config(
         vision_config=vision.to_dict(), text_config=text.to_dict(), image_token_id=image_token_id,
         scale_factor=2, tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     Idefics3ForConditionalGeneration(config).save_pretrained(out)
     image_processor = Idefics3ImageProcessor(
@@ -85,7 +85,7 @@ def _build(tokenizer_dir: Path, out: Path) -> None:
     processor = Idefics3Processor(
         image_processor=image_processor, tokenizer=tokenizer, image_seq_len=IMAGE_SEQ_LEN,
         chat_template=CHAT_TEMPLATE,
-    )  # fmt: skip
+    )
     processor.save_pretrained(out)
     (out / "chat_template.jinja").write_text(CHAT_TEMPLATE, encoding="utf-8")
 

@@ -16,12 +16,13 @@ from typing import Any
 import streamlit as st
 
 from agents.agent import Agent
-from agents.state import AgentAnswer, Event, describe
-from rag.config import Config, load_config
-from rag.errors import GeneratorError, MmragError, ServerError
+from agents.config import AgentConfig
+from agents.state import AgentAnswer, Event, event_line
+from rag.core.config import Config, load_config
+from rag.core.errors import GeneratorError, MmragError, ServerError
+from rag.generation.serving import models_at, vllm_python
 from rag.library import Library
-from rag.serving import models_at, vllm_python
-from rag.uploads import UploadRefused, save_upload
+from rag.library.uploads import UploadRefused, save_upload
 from ui.views import hit_card, ingest_table, linked, source_cards, step_lines
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
@@ -38,8 +39,8 @@ def library(config_json: str) -> Library:
 @st.cache_resource(show_spinner=False)
 def agent(config_json: str) -> Agent:
     config = Config.model_validate_json(config_json)
-    store = config.model_copy(update={"agent": Config().agent})  # the library ignores [agent]
-    return Agent(library(store.model_dump_json()), config.agent)
+    store = config.model_copy(update={"agent": {}})  # the library ignores [agent]
+    return Agent(library(store.model_dump_json()), AgentConfig.of(config))
 
 
 def settings(base: Config) -> Config:
@@ -48,13 +49,14 @@ def settings(base: Config) -> Config:
     url = st.sidebar.text_input(
         "Generator base URL", base.generator.base_url or "", placeholder="empty: the embedded model",
         help="An OpenAI-compatible server (vLLM), e.g. http://127.0.0.1:8000/v1",
-    )  # fmt: skip
-    k = st.sidebar.number_input("Evidence kept (k)", 1, 20, base.agent.k or base.generator.evidence_k)
-    router = st.sidebar.selectbox("Router", ROUTERS, ROUTERS.index(base.agent.router))
-    rounds = st.sidebar.number_input("Reflection rounds", 0, 5, base.agent.reflection_rounds)
+    )
+    agent_config = AgentConfig.of(base)
+    k = st.sidebar.number_input("Evidence kept (k)", 1, 20, agent_config.k or base.answer_settings().evidence_k)
+    router = st.sidebar.selectbox("Router", ROUTERS, ROUTERS.index(agent_config.router))
+    rounds = st.sidebar.number_input("Reflection rounds", 0, 5, agent_config.reflection_rounds)
     generator = base.generator.model_copy(update={"base_url": url.strip() or None})
-    agent_config = base.agent.model_copy(update={"k": int(k), "router": router, "reflection_rounds": int(rounds)})  # fmt: skip
-    return base.model_copy(update={"generator": generator, "agent": agent_config})
+    chosen = {"k": int(k), "router": router, "reflection_rounds": int(rounds)}
+    return base.model_copy(update={"generator": generator, "agent": {**base.agent, **chosen}})
 
 
 def generator_problem(config: Config) -> str | None:
@@ -104,7 +106,7 @@ def upload_panel(lib: Library) -> None:
 
     corpus = None if target == names[0] else target
     report = lib.ingest(paths, corpus, progress=False, on_file=advance)
-    bar.progress(1.0, text=f"Done: {len(report.by_status('ingested'))} ingested, {len(report.by_status('failed'))} failed")  # fmt: skip
+    bar.progress(1.0, text=f"Done: {len(report.by_status('ingested'))} ingested, {len(report.by_status('failed'))} failed")
     with st.sidebar:
         ingest_table(report)
 
@@ -166,7 +168,7 @@ def run_agent(bot: Agent, question: str, image: str | None, index: int) -> dict[
 
 
 def lines_of(event: Event) -> list[str]:
-    line = describe(event)
+    line = event_line(event)
     for name, said in DECIDED.items():
         line = line.replace(f"[{name}", f"[{said}")
     if event.kind == "rerank":
@@ -175,7 +177,7 @@ def lines_of(event: Event) -> list[str]:
 
 
 def label_of(event: Event) -> str:
-    return {"route": "Searching…", "hits": "Re-ranking…", "rerank": "Writing the answer…", "reflection": "Checking the answer…"}.get(event.kind, "Working…")  # fmt: skip
+    return {"route": "Searching…", "hits": "Re-ranking…", "rerank": "Writing the answer…", "reflection": "Checking the answer…"}.get(event.kind, "Working…")
 
 
 def summary_of(answer: AgentAnswer) -> str:
@@ -183,7 +185,7 @@ def summary_of(answer: AgentAnswer) -> str:
     where = "+".join(route.labels) if route else "?"
     by = DECIDED.get(route.decided_by, route.decided_by) if route else ""
     verdict = "supported" if answer.ok else ("model only" if answer.grounding == "model" else "not supported")
-    return f"Route {where} ({by}) · kept {len(answer.kept)} · searched {', '.join(answer.searched) or 'nothing'} · {verdict} · {answer.timings.get('total_s', 0):.1f} s"  # fmt: skip
+    return f"Route {where} ({by}) · kept {len(answer.kept)} · searched {', '.join(answer.searched) or 'nothing'} · {verdict} · {answer.timings.get('total_s', 0):.1f} s"
 
 
 def search_only(bot: Agent, question: str, image: str | None, problem: str) -> dict[str, Any]:
@@ -206,7 +208,7 @@ def routed_corpora(bot: Agent, question: str) -> tuple[str, ...]:
     searchable = {label: names for label, names in bot.mapping().items() if names}
     if bot.router().trained is None or not searchable:
         return tuple(name for names in searchable.values() for name in names)
-    return bot.router().decide(question, searchable, use_llm=False).corpora  # type: ignore[arg-type]
+    return bot.router().decide(question, searchable, use_llm=False).corpora
 
 
 def main() -> None:
@@ -216,7 +218,7 @@ def main() -> None:
     except MmragError as exc:
         st.error(f"Configuration error: {exc}")
         return
-    store = config.model_copy(update={"agent": Config().agent})
+    store = config.model_copy(update={"agent": {}})
     lib = library(store.model_dump_json())
     bot = agent(config.model_dump_json())
     corpora_panel(lib)
@@ -228,7 +230,7 @@ def main() -> None:
     history: list[dict[str, Any]] = st.session_state.setdefault("messages", [])
     for index, message in enumerate(history):
         show_message(message, index)
-    prompt = st.chat_input("Ask about your documents, images and videos", accept_file=True, file_type=IMAGE_TYPES)  # fmt: skip
+    prompt = st.chat_input("Ask about your documents, images and videos", accept_file=True, file_type=IMAGE_TYPES)
     if not prompt:
         return
     question = (prompt.text if not isinstance(prompt, str) else prompt).strip()

@@ -12,11 +12,11 @@ from pathlib import Path
 import streamlit as st
 
 from agents.state import AgentAnswer, Scored
-from rag.ingest import IngestReport
-from rag.items import Hit
+from rag.core.items import Hit
+from rag.generation.answer import CITATION, cited_numbers
+from rag.library.ingest import IngestReport
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
-_CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
 
 def plain(text: str) -> str:
@@ -31,9 +31,9 @@ def anchor(message: int, n: int) -> str:
 def linked(text: str, message: int, citations: int) -> str:
     """The answer's text (Markdown-escaped) with each valid `[n]` a link to its source card."""
     out, last = [], 0
-    for match in _CITATION.finditer(text):
+    for match in CITATION.finditer(text):
         out.append(plain(text[last : match.start()]))
-        for n in (int(x) for x in re.split(r"[,;]", match.group(1))):
+        for n in cited_numbers(match):
             out.append(f"[\\[{n}\\]](#{anchor(message, n)})" if 1 <= n <= citations else f"\\[{n}\\]")
         last = match.end()
     out.append(plain(text[last:]))
@@ -79,5 +79,5 @@ def ingest_table(report: IngestReport) -> None:
     rows = [
         {"status": o.status, "file": Path(o.path).name, "items": ", ".join(f"{k}: {v}" for k, v in o.items.items()), "reason": o.reason}
         for o in report.for_display()
-    ]  # fmt: skip
+    ]
     st.dataframe(rows, hide_index=True, width="stretch")

@@ -8,49 +8,27 @@ LoadError with a reason a user can act on.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
-from rag.config import IngestConfig
-from rag.items import Granularity, Modality
+from rag.core.items import Modality
+from rag.loaders import image, text, video
+from rag.loaders.context import LoadContext, LoadError, content_sha
 
-
-class LoadError(Exception):
-    """A file could not be turned into items; the message says why."""
-
-
-@dataclass
-class LoadContext:
-    """What a loader needs beyond the file: settings, where to put frames, the file's hash."""
-
-    settings: IngestConfig
-    frames_dir: Path
-    sha: str
-    notes: list[str] = field(default_factory=list)
-
-    def item_id(self, source: Path, granularity: Granularity, index: int) -> str:
-        """Stable id: the same file content at the same path always gets the same ids."""
-        key = f"{source}\0{self.sha}\0{granularity}\0{index}"
-        return hashlib.sha1(key.encode()).hexdigest()[:24]
-
-
-def file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+LOADERS: dict[Modality, ModuleType] = {"text": text, "image": image, "video": video}
 
 
 def modality_of(path: Path) -> Modality | None:
     """The modality a file belongs to by its suffix, or None for files we do not ingest."""
-    from rag.loaders import image, text, video
-
-    name = path.name.lower()
-    if name.endswith(image.SIDECAR_SUFFIXES):
+    if path.name.lower().endswith(image.SIDECAR_SUFFIXES):
         return None
-    for modality, module in (("text", text), ("image", image), ("video", video)):
-        if path.suffix.lower() in module.SUFFIXES:
-            return modality  # type: ignore[return-value]
-    return None
+    suffix = path.suffix.lower()
+    return next((m for m, module in LOADERS.items() if suffix in module.SUFFIXES), None)
+
+
+def file_sha(path: Path) -> str:
+    """Hash of the file and of its sidecars (an edited caption re-ingests its image)."""
+    return content_sha(path, *image.sidecars(path))
+
+
+__all__ = ["LOADERS", "LoadContext", "LoadError", "file_sha", "modality_of"]

@@ -7,15 +7,14 @@ The image is stored downscaled as a JPEG so huge photographs cost bounded memory
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from rag.items import Granularity, Item
-from rag.loaders import LoadContext, LoadError
-from rag.ocr import ocr_available, ocr_text
+from rag.core.items import Granularity, Item
+from rag.loaders.context import LoadContext, LoadError, title_from
+from rag.loaders.ocr import ocr_available, ocr_text
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 SIDECAR_SUFFIXES = (".caption.txt", ".alt.txt")
@@ -28,11 +27,11 @@ def sidecars(path: Path) -> list[Path]:
 
 
 def load(path: Path, granularities: set[Granularity], ctx: LoadContext) -> dict[Granularity, list[Item]]:
-    image, exif = open_image(path, ctx.settings.max_image_side)
+    image, exif = open_image(path, ctx.settings.stored_image_side)
     stored = ctx.frames_dir / ctx.sha[:16] / "image.jpg"
     stored.parent.mkdir(parents=True, exist_ok=True)
     image.save(stored, "JPEG", quality=90)
-    title = re.sub(r"[_\-]+", " ", path.stem).strip()
+    title = title_from(path)
     caption = " ".join(p.read_text(encoding="utf-8", errors="replace").strip() for p in sidecars(path))
     words = ocr_text(image) if ctx.settings.ocr else ""
     if ctx.settings.ocr and not ocr_available():

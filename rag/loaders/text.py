@@ -7,13 +7,12 @@ is kept as sections of `section_tokens`, and each paragraph links to its section
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from rag.items import Granularity, Item, Span
-from rag.loaders import LoadContext, LoadError
+from rag.core.items import Granularity, Item, Span
+from rag.loaders.context import LoadContext, LoadError, title_from
 
 SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf")
 
@@ -60,7 +59,7 @@ def parse(path: Path) -> ParsedText:
         parsed = ParsedText(_first_line_title(text), text, [])
     if not parsed.text.strip():
         raise LoadError("no text in file")
-    parsed.title = parsed.title or _humanize(path.stem)
+    parsed.title = parsed.title or title_from(path)
     return parsed
 
 
@@ -108,7 +107,7 @@ def _parse_pdf(path: Path) -> ParsedText:
         if doc.needs_pass:
             raise LoadError("PDF is encrypted (password protected)")
         pages, starts, offset = [], [], 0
-        for page in doc:
+        for page in doc.pages():
             starts.append(offset)
             text = page.get_text().strip()
             pages.append(text)
@@ -173,7 +172,3 @@ def _first_line_title(text: str) -> str:
         if line:
             return line if len(line) <= 100 and not line.startswith("..") else ""
     return ""
-
-
-def _humanize(stem: str) -> str:
-    return re.sub(r"[_\-]+", " ", stem).strip() or stem

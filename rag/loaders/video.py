@@ -11,10 +11,10 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 import av
 from PIL import Image
 
-from rag.config import IngestConfig
-from rag.items import Granularity, Item, Span
-from rag.loaders import LoadContext, LoadError
-from rag.models import ModelUnavailable, resolve_model
-from rag.ocr import ocr_available, ocr_text
+from rag.core.config import IngestConfig
+from rag.core.items import Granularity, Item, Span
+from rag.core.models import ModelUnavailable, resolve_model
+from rag.loaders.context import LoadContext, LoadError, title_from
+from rag.loaders.ocr import ocr_available, ocr_text
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -111,7 +111,7 @@ def probe(path: Path) -> bool:
             if not container.streams.video:
                 raise LoadError("no video stream in the file")
             stream = container.streams.video[0]
-            seconds = float(stream.duration * stream.time_base) if stream.duration else 0.0
+            seconds = float(stream.duration * _time_base(stream)) if stream.duration else 0.0
             seconds = max(seconds, (container.duration or 0) / av.time_base)
             if seconds <= 0 and stream.frames == 0:
                 raise LoadError("the video has no duration and no frames")
@@ -181,7 +181,7 @@ def _split_long(bound: tuple[float, float], longest: float) -> list[tuple[float,
 def sample_frames(path: Path, clips: list[Clip], ctx: LoadContext) -> None:
     """Saves frames_per_clip evenly spaced frames per clip; OCRs each clip's middle one."""
     count = ctx.settings.frames_per_clip
-    side = min(FRAME_SIDE, ctx.settings.max_image_side)
+    side = min(FRAME_SIDE, ctx.settings.stored_image_side)
     folder = ctx.frames_dir / ctx.sha[:16]
     folder.mkdir(parents=True, exist_ok=True)
     read_screen = ctx.settings.ocr and ocr_available()
@@ -216,7 +216,7 @@ class FrameCursor:
         self.stream = container.streams.video[0]
         self.stream.thread_type = "AUTO"
         start = self.stream.start_time
-        self.origin = float(start * self.stream.time_base) if start else 0.0
+        self.origin = float(start * _time_base(self.stream)) if start else 0.0
         self.frames: Iterator[tuple[float, av.VideoFrame]] | None = None
         self.current: tuple[float, av.VideoFrame] | None = None  # last frame at or before target
         self.ahead: tuple[float, av.VideoFrame] | None = None  # first frame after it
@@ -227,8 +227,9 @@ class FrameCursor:
         known = self.ahead or self.current
         if self.frames is None or (known is not None and target - known[0] > SEEK_GAP_S):
             self._seek(target)
+        assert self.frames is not None  # set by _seek
         while self.ahead is not None and self.ahead[0] <= target:
-            self.current, self.ahead = self.ahead, next(self.frames, None)  # type: ignore[arg-type]
+            self.current, self.ahead = self.ahead, next(self.frames, None)
         found = self.current or self.ahead or self.last
         if found is None:
             raise LoadError("the video stream has no decodable frames")
@@ -237,7 +238,7 @@ class FrameCursor:
 
     def _seek(self, target: float) -> None:
         if self.frames is not None or target > SEEK_GAP_S:
-            offset = int((target + self.origin) / self.stream.time_base)
+            offset = int((target + self.origin) / _time_base(self.stream))
             self.container.seek(max(offset, 0), stream=self.stream, backward=True)
         self.frames = self._decode()
         self.current, self.ahead = None, next(self.frames, None)
@@ -245,17 +246,26 @@ class FrameCursor:
     def _decode(self) -> Iterator[tuple[float, av.VideoFrame]]:
         for frame in self.container.decode(self.stream):
             if frame.pts is not None:
-                yield round(float(frame.pts * frame.time_base) - self.origin, 3), frame
+                yield round(float(frame.pts * _time_base(frame)) - self.origin, 3), frame
+
+
+def _time_base(timed: av.VideoStream | av.VideoFrame) -> Fraction:
+    """The time base of a demuxed stream or a decoded frame, which FFmpeg always sets; PyAV
+    types it optional (a stream or frame made by hand may have none)."""
+    assert timed.time_base is not None, "a demuxed stream or decoded frame without a time base"
+    return timed.time_base
 
 
 def transcribe(path: Path, ctx: LoadContext) -> Transcript | None:
     """The file's speech with word times, or None (with a note) when ASR is off or fails."""
     name = ctx.settings.asr_model
     if not name:
-        return _no_transcript(ctx, "speech-to-text is off (ingest.asr_model is not set)")
+        _no_transcript(ctx, "speech-to-text is off (ingest.asr_model is not set)")
+        return None
     model = whisper_model(name)
     if isinstance(model, str):
-        return _no_transcript(ctx, model)
+        _no_transcript(ctx, model)
+        return None
     try:
         segments, _info = model.transcribe(
             str(path), word_timestamps=True, vad_filter=True, condition_on_previous_text=False
@@ -295,25 +305,20 @@ def assign_words(clips: list[Clip], transcript: Transcript) -> None:
         clips[index].words.append(word)
 
 
-def title_of(path: Path) -> str:
-    """A readable title from the file name: `lava_flow-2` -> `lava flow 2`."""
-    return re.sub(r"[_\-]+", " ", path.stem).strip() or path.name
-
-
-def describe(title: str, spoken: str, screen: str) -> str:
+def descriptor_text(title: str, spoken: str, screen: str) -> str:
     """The text the text encoder embeds for a clip or video."""
     parts = [title, f"Spoken: {spoken}" if spoken else "", f"On screen: {screen}" if screen else ""]
     return " ".join(p if p[-1] in ".!?" else p + "." for p in parts if p)
 
 
 def _clip_item(path: Path, index: int, clip: Clip, ctx: LoadContext) -> Item:
-    title = title_of(path)
+    title = title_from(path)
     return Item(
         id=ctx.item_id(path, "clip", index),
         source=str(path),
         modality="video",
         granularity="clip",
-        text=describe(title, clip.spoken, clip.screen),
+        text=descriptor_text(title, clip.spoken, clip.screen),
         span=Span(start_s=round(clip.start, 3), end_s=round(clip.end, 3)),
         title=title,
         parent_id=ctx.item_id(path, "video", 0),
@@ -330,7 +335,7 @@ def _video_item(
     path: Path, clips: list[Clip], duration: float, transcript: Transcript | None,
     has_audio: bool, ctx: LoadContext,
 ) -> Item:
-    title = title_of(path)
+    title = title_from(path)
     screen = "; ".join(dict.fromkeys(c.screen for c in clips if c.screen))
     spoken = transcript.text if transcript else ""
     return Item(
@@ -338,7 +343,7 @@ def _video_item(
         source=str(path),
         modality="video",
         granularity="video",
-        text=describe(title, spoken, screen),
+        text=descriptor_text(title, spoken, screen),
         span=Span(start_s=0.0, end_s=round(duration, 3)),
         title=title,
         frames=spread([f for c in clips for f in c.frames], VIDEO_FRAMES),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agents import Agent, AgentConfig
-from rag.config import Config, StoreConfig
+from rag.core.config import Config, StoreConfig
 from rag.library import Library
 
 QUESTIONS = [
@@ -29,7 +29,7 @@ QUESTIONS = [
 SCRIPT = """
 import json, sys
 from agents import Agent, AgentConfig
-from rag.config import load_config
+from rag.core.config import load_config
 from rag.library import Library
 config = load_config(sys.argv[1])
 agent = Agent(Library(config), AgentConfig(router="trained"))
@@ -44,7 +44,7 @@ def outcome(answer) -> dict:
 
 
 @pytest.fixture(scope="module")
-def served(answer_library: Library, chroma_server: int, samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # fmt: skip
+def served(answer_library: Library, chroma_server: int, samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A config file: the sample texts in the Chroma server, the session's embedded model."""
     folder = tmp_path_factory.mktemp("concurrency")
     config = folder / "mmrag.toml"
@@ -59,7 +59,7 @@ def served(answer_library: Library, chroma_server: int, samples: Path, tmp_path_
 
 @pytest.mark.server
 def test_eight_askers_in_threads_and_in_processes_get_the_sequential_answers(served: Path) -> None:
-    from rag.config import load_config
+    from rag.core.config import load_config
 
     agent = Agent(Library(load_config(served)), AgentConfig(router="trained"))
     sequential = [outcome(agent.ask(q)) for q in QUESTIONS]
@@ -68,7 +68,7 @@ def test_eight_askers_in_threads_and_in_processes_get_the_sequential_answers(ser
         threaded = list(pool.map(lambda q: outcome(agent.ask(q)), QUESTIONS))
     assert threaded == sequential
     processes = [subprocess.Popen([sys.executable, "-c", SCRIPT, str(served), q], stdout=subprocess.PIPE, text=True)
-                 for q in QUESTIONS]  # fmt: skip
+                 for q in QUESTIONS]
     separate = []
     for process in processes:
         out, _ = process.communicate(timeout=600)

@@ -12,8 +12,8 @@ import pytest
 from agents import Agent, AgentConfig
 from agents.calibration import Calibrator
 from agents.evidence import Prober, content_query
-from agents.route import corpora_for, fuse, label_corpora, overrule_no
-from rag.config import Config, CorpusConfig
+from agents.router import corpora_for, fuse, label_corpora, overrule_no
+from rag.core.config import Config, CorpusConfig
 from rag.library import Library
 
 MAPPING = {"no": (), "paragraph": ("notes",), "image": ("photos",), "clip": ("clips",)}
@@ -25,7 +25,7 @@ def test_fuse_moves_each_label_by_the_logit_of_its_best_corpus() -> None:
     fused = fuse(intent, evidence, MAPPING, weight=1.0)
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
     scores = {"no": math.log(0.1), "paragraph": math.log(0.6) + logit(0.2),
-              "image": math.log(0.1), "clip": math.log(0.2) + logit(0.9)}  # fmt: skip
+              "image": math.log(0.1), "clip": math.log(0.2) + logit(0.9)}
     total = sum(math.exp(v) for v in scores.values())
     assert fused == pytest.approx({k: math.exp(v) / total for k, v in scores.items()})
     assert max(fused, key=fused.__getitem__) == "clip"  # the content is in the clips
@@ -108,7 +108,7 @@ def test_two_corpora_of_one_granularity_are_told_apart_by_their_content(two_para
 
 def test_probes_share_the_routers_embedding_with_every_minilm_corpus(sample_library: Library) -> None:
     """The router's pooled last layer is the vector the retrievers compute themselves."""
-    from agents.routing import TrainedRouter
+    from agents.intent import TrainedRouter
     from retrievers.encoders import text_encoder
 
     question = "How much salt goes into the pasta water?"
@@ -128,7 +128,7 @@ def test_the_content_probe_finds_what_a_no_route_would_miss(sample_library: Libr
     found = prober.content_match("Summarise the volcano video.", corpora, 0.8)
     assert {"video-clip", "video-whole"} & set(found) and all(p >= 0.8 for p in found.values())
     for task in ("What is 12 squared?", "hello there", "translate 'good morning' into German",
-                 "write a haiku about rain", "how many ounces are in a pound?"):  # fmt: skip
+                 "write a haiku about rain", "how many ounces are in a pound?"):
         assert prober.content_match(task, corpora, 0.8) == {}, task
 
 

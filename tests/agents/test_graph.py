@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from agents import Agent, AgentAnswer, AgentConfig
-from agents.route import LLMRouter, decide, label_corpora, load_trained
+from agents.router import LLMRouter, decide, label_corpora, load_trained
 from agents.state import FinalEvent, RerankEvent, RouteEvent, TokenEvent
-from rag.config import Config, CorpusConfig, load_config
+from rag.core.config import Config, CorpusConfig, load_config
+from rag.core.errors import ConfigError
 
 ASH = "What closes when volcanic ash drifts over nearby villages?"  # said only in a video clip
 CODE = {"route": "R", "hits": "H", "rerank": "K", "token": "t", "reflection": "F", "final": "Z"}
@@ -207,14 +208,10 @@ def test_close_top_two_routes_both_and_no_stays_out_of_retrieval() -> None:
 
 
 def test_trained_router_decisions_stay_within_the_configured_corpora() -> None:
-    pytest.importorskip(
-        "agents.routing", reason="the trained router (agents/routing.py) is not there yet"
-    )
     router = load_trained()
-    if router is None:
-        pytest.skip("agents.routing is there but its trained model could not be loaded")
+    assert router is not None, "the shipped router model (agents/router_model) must load"
     corpora = [CorpusConfig(name="notes", modality="text", granularity="paragraph"),
-               CorpusConfig(name="photos", modality="image", granularity="image")]  # fmt: skip
+               CorpusConfig(name="photos", modality="image", granularity="image")]
     mapping = label_corpora(Config(corpora=corpora))
     for question in (
         "Show me the moment the lava reaches the sea in the video.",
@@ -233,7 +230,7 @@ def test_agent_reads_its_table_from_the_library_config(tmp_path: Path) -> None:
         '[agent]\nrouter = "llm"\nrerank_threshold = 0.3\nreflection_rounds = 1\nmulti_route_margin = 0.05\n'
     )
     config = load_config(path)
-    agent_config = config.agent
+    agent_config = AgentConfig.of(config)
     assert config.data_dir == (tmp_path / "data").resolve() and config.generator.evidence_k == 4
     assert (agent_config.router, agent_config.rerank_threshold, agent_config.reflection_rounds) == (
         "llm",
@@ -245,6 +242,15 @@ def test_agent_reads_its_table_from_the_library_config(tmp_path: Path) -> None:
     assert agent.config == agent_config and agent.k == 4 and agent.library._server is None
 
 
+def test_a_bad_agent_table_is_a_config_error_naming_the_setting(tmp_path: Path) -> None:
+    """The [agent] table is the agent package's to validate; a mistake in it is reported
+    as clearly as one in the library's tables, before anything starts."""
+    path = tmp_path / "mmrag.toml"
+    path.write_text('[agent]\nrouter = "psychic"\nreflection_rounds = -1\n')
+    with pytest.raises(ConfigError, match=r"(?s)\[agent\].*router.*reflection_rounds"):
+        Agent.from_config(path)
+
+
 def test_graph_has_the_real_conditional_edges(sample_library) -> None:
     graph = Agent(sample_library, trained_router=None).graph.get_graph()
     edges = {(e.source, e.target): e.conditional for e in graph.edges}
@@ -254,4 +260,4 @@ def test_graph_has_the_real_conditional_edges(sample_library) -> None:
         ("retrieve", "rerank"): False, ("rerank", "generate"): False, ("generate", "reflect"): False,
         ("reflect", "route"): True, ("reflect", "retrieve"): True, ("reflect", "finish"): True,
         ("finish", "__end__"): False,
-    }  # fmt: skip
+    }

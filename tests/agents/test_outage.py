@@ -14,11 +14,11 @@ import pytest
 from agents import Agent, AgentConfig
 from agents.reflect import Reflector
 from agents.rerank import Reranker
-from agents.route import LLMRouter, Router, label_corpora
-from rag.answer import Answer, Citation
-from rag.config import GeneratorConfig
-from rag.errors import GeneratorError, GeneratorUnavailable
-from rag.generator import Generator
+from agents.router import LLMRouter, Router, label_corpora
+from rag.core.config import GeneratorConfig
+from rag.core.errors import GeneratorError, GeneratorUnavailable
+from rag.generation.answer import Answer, Citation
+from rag.generation.generator import Generator
 from rag.library import Library
 from tests.helpers import BrokenOpenAIServer
 
@@ -68,12 +68,12 @@ def test_bad_servers_give_one_clear_error_after_bounded_attempts(broken: BrokenO
     assert isinstance(caught.value, GeneratorUnavailable) == (broken.mode == "slow")
 
 
-def test_a_failing_llm_router_leaves_the_decision_to_the_trained_router(broken: BrokenOpenAIServer, fixed_router) -> None:  # fmt: skip
-    from rag.config import Config
+def test_a_failing_llm_router_leaves_the_decision_to_the_trained_router(broken: BrokenOpenAIServer, fixed_router) -> None:
+    from rag.core.config import Config
 
     config = Config()
     unsure = fixed_router({"paragraph": 0.4, "document": 0.35, "image": 0.25})
-    router = Router(AgentConfig(router="hybrid", confidence=0.9), unsure, LLMRouter(lambda: generator(broken), config))  # fmt: skip
+    router = Router(AgentConfig(router="hybrid", confidence=0.9), unsure, LLMRouter(lambda: generator(broken), config))
     decision = finishes(lambda: router.decide("Which river is longer?", label_corpora(config)))
     assert decision.decided_by == "trained" and decision.label == "paragraph"
     assert decision.reason.startswith("LLM router unavailable (the generator at")
@@ -82,7 +82,7 @@ def test_a_failing_llm_router_leaves_the_decision_to_the_trained_router(broken: 
 def test_a_nonsense_router_reply_still_gives_an_offered_label() -> None:
     server = BrokenOpenAIServer("nonsense")
     try:
-        from rag.config import Config
+        from rag.core.config import Config
 
         router = LLMRouter(lambda: generator(server), Config())
         assert finishes(lambda: router.choose("Show me the lava clip", ["clip", "video"])) in ("clip", "video")
@@ -98,7 +98,7 @@ def test_reflection_and_reranking_go_on_without_the_model(sample_library: Librar
         reflector = Reflector(AgentConfig(reflection="llm"), lambda: generator(server))
         verdict = finishes(lambda: reflector.verdict(0, SALT, ("paragraph",), ("text-paragraph",), answer, [], False))
         assert verdict.mode == "cheap" and "LLM check unavailable" in verdict.reason
-        library = Library(sample_library.config.model_copy(update={"generator": GeneratorConfig(base_url=server.url, timeout_s=1, retries=0)}))  # fmt: skip
+        library = Library(sample_library.config.model_copy(update={"generator": GeneratorConfig(base_url=server.url, timeout_s=1, retries=0)}))
         scored = finishes(lambda: Reranker(library, AgentConfig(model_relevance="on")).score(SALT, hits))
         assert all("model" not in s.signals and "calibrated" in s.signals for s in scored)
     finally:
@@ -128,7 +128,7 @@ def test_replicas_share_requests_round_robin_and_cover_for_a_dead_one() -> None:
             assert shared.complete([{"role": "user", "content": "hi"}]).startswith("{{{")
         assert (first.requests, second.requests) == (2, 2)
         dead = f"http://127.0.0.1:{free_port()}/v1"
-        failover = Generator(dead, "m", settings.model_copy(update={"base_url": dead, "replicas": [first.url]}), vision=False)  # fmt: skip
+        failover = Generator(dead, "m", settings.model_copy(update={"base_url": dead, "replicas": [first.url]}), vision=False)
         for _ in range(3):
             finishes(lambda: failover.complete([{"role": "user", "content": "hi"}]))
         assert first.requests == 2 + 3
@@ -137,16 +137,16 @@ def test_replicas_share_requests_round_robin_and_cover_for_a_dead_one() -> None:
         second.close()
 
 
-def test_routing_and_relevance_calls_go_to_the_configured_judge_model(sample_library: Library) -> None:
-    judge = BrokenOpenAIServer("nonsense")
+def test_routing_and_relevance_calls_go_to_the_configured_helper_model(sample_library: Library) -> None:
+    helper = BrokenOpenAIServer("nonsense")
     try:
-        config = AgentConfig(router="llm", model_relevance="on", judge=GeneratorConfig(base_url=judge.url, model="small"))  # fmt: skip
+        config = AgentConfig(router="llm", model_relevance="on", helper=GeneratorConfig(base_url=helper.url, model="small"))
         agent = Agent(sample_library, config, trained_router=None)
         decision = agent.router().decide(SALT, agent.mapping())
-        assert decision.decided_by == "llm" and judge.requests == 1
+        assert decision.decided_by == "llm" and helper.requests == 1
         hits = sample_library.search(SALT, corpus="text-paragraph", k=2)
         scored = agent.reranker.score(SALT, hits)
-        assert judge.requests == 3 and all(s.signals["model"] in (0.0, 1.0) for s in scored)  # no logprobs: the reply
-        assert agent.judge().model == "small" and agent.judge() is agent.judge()
+        assert helper.requests == 3 and all(s.signals["model"] in (0.0, 1.0) for s in scored)  # no logprobs: the reply
+        assert agent.helper().model == "small" and agent.helper() is agent.helper()
     finally:
-        judge.close()
+        helper.close()

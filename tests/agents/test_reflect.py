@@ -8,8 +8,8 @@ import pytest
 
 from agents import Agent, AgentConfig
 from agents.reflect import JUDGEMENTS, Reflector, caveat, coverage, next_action
-from rag.answer import Answer, Citation
-from rag.grounding import NO_ANSWER
+from rag.generation.answer import Answer, Citation
+from rag.generation.grounding import NO_ANSWER
 
 ASH = "What closes when volcanic ash drifts over nearby villages?"
 
@@ -156,7 +156,7 @@ def test_llm_verdict_is_always_one_of_the_choices(answer_library, sample_library
         hits,
         {},
     )
-    assert reflector.judge(good.question, good) in JUDGEMENTS
+    assert reflector.model_verdict(good.question, good) in JUDGEMENTS
     verdict = reflector.verdict(
         0, good.question, ["paragraph"], ["text-paragraph"], good, ["clip"], can_widen=False
     )

@@ -94,13 +94,13 @@ def tiny_random_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from rag.models import resolve_model
+    from rag.core.models import resolve_model
 
     folder = tmp_path_factory.mktemp("tiny_random_cross_encoder")
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2"))
     torch.manual_seed(0)
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                        num_attention_heads=2, max_position_embeddings=512, num_labels=1)  # fmt: skip
+                        num_attention_heads=2, max_position_embeddings=512, num_labels=1)
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -128,7 +128,7 @@ def test_rank_fused_scores_are_not_calibrated(sample_library) -> None:
     from rag.library import Library
 
     corpora = [c.model_copy(update={"encoder": c.encoder.model_copy(update={"bm25": True})}) if c.name == "text-paragraph" else c
-               for c in sample_library.config.corpora]  # fmt: skip
+               for c in sample_library.config.corpora]
     library = Library(sample_library.config.model_copy(update={"corpora": corpora}))
     hits = library.search(SALT, corpus="text-paragraph", k=5)
     assert max(h.score for h in hits) < 0.05  # RRF scores, not cosines

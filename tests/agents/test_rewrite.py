@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from agents import Agent, AgentConfig
-from agents.graph import best_round
+from agents.nodes import best_round
 from agents.rewrite import bridge_names, follow_up, llm_query, missing_words
 from agents.state import HitsEvent, Round, Verdict
 from eval.beir import Beir, indexed
 from eval.multihop import build, write
 from eval.retrieval import text_corpora
-from rag.answer import Answer, Citation
-from rag.config import Config
-from rag.items import Hit, Span
+from rag.core.config import Config
+from rag.core.items import Hit, Span
+from rag.generation.answer import Answer, Citation
 from rag.library import Library
 
 QUESTIONS = 12

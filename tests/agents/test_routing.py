@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.routing import (
-    DEFAULT_DATA,
+from agents.intent import (
     DEFAULT_DIR,
     LABELS,
     TrainedRouter,
@@ -18,6 +17,7 @@ from agents.routing import (
     normalize_question,
     train,
 )
+from eval.train_router import BENCHMARK_DATA
 
 # Written for these tests (not taken from the training file): one clear case per line.
 CLEAR = [
@@ -64,9 +64,9 @@ def router() -> TrainedRouter:
 
 @pytest.fixture(scope="module")
 def training_file() -> Path:
-    if not DEFAULT_DATA.exists():
-        pytest.skip(f"training file not found: {DEFAULT_DATA}")
-    return DEFAULT_DATA
+    if not BENCHMARK_DATA.exists():
+        pytest.skip(f"training file not found: {BENCHMARK_DATA}")
+    return BENCHMARK_DATA
 
 
 def test_shipped_model_is_small_plain_data() -> None:
@@ -134,6 +134,14 @@ def test_load_labelled_accepts_int_and_string_labels(tmp_path: Path) -> None:
         load_labelled(path)
 
 
+def test_label_name_takes_numpy_ints_but_not_bools() -> None:
+    from agents.labels import label_name
+
+    assert label_name(np.int64(3)) == "image" and label_name(" Clip ") == "clip"  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown routing label"):
+        label_name(True)
+
+
 def test_training_on_a_small_split_beats_chance_and_round_trips(
     training_file: Path, tmp_path: Path
 ) -> None:
@@ -165,7 +173,7 @@ def test_eval_command_reports_accuracy_last(
 ) -> None:
     from eval.routing import main
 
-    rows = [{"question": q, "gt_retrieval": label if i % 2 else LABELS.index(label)} for i, (q, label) in enumerate(CLEAR)]  # fmt: skip
+    rows = [{"question": q, "gt_retrieval": label if i % 2 else LABELS.index(label)} for i, (q, label) in enumerate(CLEAR)]
     queries, out = tmp_path / "queries.json", tmp_path / "out.json"
     queries.write_text(json.dumps(rows))
     assert main(["--queries", str(queries), "--json", str(out), "--latency-sample", "3"]) == 0
@@ -177,7 +185,7 @@ def test_eval_command_reports_accuracy_last(
 
 
 def test_cli_trains_a_router_and_evaluates_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from rag.cli import main
+    from ui.cli import main
 
     rows = [{"question": q, "gt_retrieval": label} for q, label in CLEAR]
     data, model, out = tmp_path / "train.json", tmp_path / "model", tmp_path / "out.json"
@@ -198,10 +206,11 @@ def test_cli_trains_a_router_and_evaluates_it(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_cli_labels_match_the_agent_labels() -> None:
-    from agents.state import LABELS as AGENT_LABELS
-    from rag.cli import LABELS as CLI_LABELS
+    from agents.labels import LABELS as AGENT_LABELS
+    from ui.cli import LABELS as CLI_LABELS
 
-    assert CLI_LABELS == AGENT_LABELS == LABELS
+    assert CLI_LABELS is AGENT_LABELS is LABELS  # one home: agents.labels
+    assert AGENT_LABELS == ("no", "paragraph", "document", "image", "clip", "video")  # the model's column order
 
 
 @pytest.mark.server
@@ -251,7 +260,7 @@ def test_shipped_model_routes_held_out_natural_questions(router: TrainedRouter) 
 
 def test_the_style_gate_tells_benchmark_from_plain_questions(router: TrainedRouter) -> None:
     styles = router.styles(["Summarise the volcano video.", "whats the wifi password",
-                            "The director of the 1994 film Pulp Fiction was born in which state?"])  # fmt: skip
+                            "The director of the 1994 film Pulp Fiction was born in which state?"])
     assert list(router.experts) == ["benchmark", "natural"]
     assert styles[0, 1] > 0.9 and styles[1, 1] > 0.9 and styles[2, 0] > 0.9
 
@@ -277,7 +286,7 @@ def test_router_features_come_from_an_onnx_graph_with_pytorchs_numbers(tmp_path:
     its hidden states equal eager PyTorch's."""
     import torch
 
-    from agents.routing import ENCODER, layer_encoder
+    from agents.intent import ENCODER, layer_encoder
     from retrievers.encoders import text_encoder
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -301,7 +310,7 @@ def test_router_tfidf_has_scikit_learns_numbers(router: TrainedRouter) -> None:
     for questions with known, unknown and no terms at all."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from agents.routing import TFIDF, prepared
+    from agents.intent import TFIDF, prepared
 
     texts = [normalize_question(q) for q, _ in CLEAR] + ["zzqx vvbj", ""]
     q = prepared(texts, np.zeros((len(texts), 1)))

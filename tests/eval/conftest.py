@@ -43,7 +43,7 @@ def beir_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with (root / "queries.jsonl").open("w") as fh:
         for qid, (text, _, _) in QUERIES.items():
             fh.write(json.dumps({"_id": qid, "text": text}) + "\n")
-    lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{g}" for q, (_, rel, _) in QUERIES.items() for d, g in rel.items()]  # fmt: skip
+    lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{g}" for q, (_, rel, _) in QUERIES.items() for d, g in rel.items()]
     (root / "qrels" / "test.tsv").write_text("\n".join(lines) + "\n")
     with (root / "answers.jsonl").open("w") as fh:
         for qid, (text, _, answers) in QUERIES.items():

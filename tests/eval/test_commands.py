@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
+from ui.cli import main
 
 
 def last_line(capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().out.strip().splitlines()[-1]
 
 
-def test_retrieval_writes_json_report_and_plot(beir_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_retrieval_writes_json_report_and_plot(beir_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "retrieval.json"
     assert main(["eval", "retrieval", "--beir", str(beir_dir), "--k", "5", "--json", str(out)]) == 0
     line = last_line(capsys)
@@ -34,7 +34,7 @@ def test_retrieval_writes_json_report_and_plot(beir_dir: Path, tmp_path: Path, c
     assert (tmp_path / "retrieval-recall-curve.png").stat().st_size > 5_000
 
 
-def test_routed_retrieval_counts_where_each_query_went(beir_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_routed_retrieval_counts_where_each_query_went(beir_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "routed.json"
     assert main(["eval", "retrieval", "--beir", str(beir_dir), "--mode", "routed", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
@@ -43,7 +43,7 @@ def test_routed_retrieval_counts_where_each_query_went(beir_dir: Path, tmp_path:
     assert len(misses) <= sum(n for where, n in result["routed"].items() if not where.startswith("text-"))
 
 
-def test_rerank_mode_orders_the_same_candidates(beir_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_rerank_mode_orders_the_same_candidates(beir_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "rerank.json"
     assert main(["eval", "retrieval", "--beir", str(beir_dir), "--mode", "rerank", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["figures"]["recall@10"] >= 5 / 6
@@ -60,23 +60,23 @@ def test_compare_prints_both_values_and_the_delta(tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.server
-def test_answers_and_latency_with_the_real_answer_model(answer_library, beir_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_answers_and_latency_with_the_real_answer_model(answer_library, beir_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "mmrag.toml"
     config.write_text(f"[embedded]\nport = {answer_library.config.embedded.port}\n")
     out = tmp_path / "answers.json"
-    assert main(["--config", str(config), "eval", "answers", "--beir", str(beir_dir), "--limit", "3", "--json", str(out)]) == 0  # fmt: skip
+    assert main(["--config", str(config), "eval", "answers", "--beir", str(beir_dir), "--limit", "3", "--json", str(out)]) == 0
     assert last_line(capsys).startswith("f1=")
     result = json.loads(out.read_text())
-    assert len(result["rows"]) == 3 and {"em", "f1", "rouge_l", "citation_precision", "faithfulness", "second_hop"} <= set(result["figures"])  # fmt: skip
+    assert len(result["rows"]) == 3 and {"em", "f1", "rouge_l", "citation_precision", "faithfulness", "second_hop"} <= set(result["figures"])
     assert all(row["actions"] and row["actions"][-1] == "end" for row in result["rows"])  # each round's reflection action
     assert all(0 <= v <= 1 for k, v in result["figures"].items() if not k.startswith("latency"))
     ragas = [json.loads(x) for x in out.with_name("answers-ragas.jsonl").read_text().splitlines()]
     assert len(ragas) == 3 and set(ragas[0]) == {"user_input", "response", "retrieved_contexts", "reference"}
     assert (tmp_path / "answers-latency.png").exists()
     dataset = tmp_path / "questions.jsonl"
-    dataset.write_text("".join(json.dumps({"question": q}) + "\n" for q in ("What causes ocean tides?", "How many strings does a violin have?")))  # fmt: skip
+    dataset.write_text("".join(json.dumps({"question": q}) + "\n" for q in ("What causes ocean tides?", "How many strings does a violin have?")))
     out = tmp_path / "latency.json"
-    assert main(["--config", str(config), "eval", "latency", "--dataset", str(dataset), "--json", str(out)]) == 0  # fmt: skip
+    assert main(["--config", str(config), "eval", "latency", "--dataset", str(dataset), "--json", str(out)]) == 0
     assert last_line(capsys).startswith("total_p50_s=")
     steps = json.loads(out.read_text())["latency"]
     assert {"route", "retrieve", "rerank", "generate", "reflect", "total"} <= set(steps)

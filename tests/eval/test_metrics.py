@@ -72,7 +72,7 @@ def test_citation_precision_and_recall() -> None:
 
 def test_a_cited_source_counts_once_whichever_id_the_gold_uses() -> None:
     from eval.answers import cited_ids
-    from rag.items import Hit, Span
+    from rag.core.items import Hit, Span
 
     def hit(source: str, item: str) -> Hit:
         return Hit(item, "c", 0.5, source, "text", "paragraph", "t", Span())
@@ -82,3 +82,10 @@ def test_a_cited_source_counts_once_whichever_id_the_gold_uses() -> None:
     assert cited == {"pasta_guide.html", "moon.md"}
     assert metrics.precision_recall(cited, {"pasta_guide.html"}) == (0.5, 1.0)
     assert cited_ids(hits, {"pasta_guide": "doc-7"}, {"doc-7"}) == {"doc-7"}  # BEIR: file stem -> doc id
+
+
+def test_negative_grades_gain_nothing_as_in_trec_eval() -> None:
+    # x is judged -1 (e.g. spam): trec_eval gives it gain 0, not -1; DCG = 1/log2(3), ideal = 1
+    qrels = {"a": 1, "x": -1}
+    assert metrics.ndcg_at(["x", "a"], qrels, 10) == pytest.approx(1 / math.log2(3))
+    assert metrics.recall_at(["x", "a"], qrels, 1) == 0.0 and metrics.mrr_at(["x", "a"], qrels, 10) == 0.5

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from eval import e2e, natural, universal
-from rag.cli import main
+from ui.cli import main
 
 SETS = [
     {"question": "Summarise the volcano video.", "gt_retrieval": "video"},
@@ -26,11 +26,11 @@ def test_sets_and_policies_side_by_side(sample_library, tmp_path: Path, capsys: 
     first, second = tmp_path / "plain.json", tmp_path / "bench.json"
     first.write_text(json.dumps(SETS))
     second.write_text(json.dumps([{"question": "Which band released its debut album first, Arctic Monkeys or The Strokes?", "gt_retrieval": 2},
-                                  {"question": "What color is the roof of the Sydney Opera House?", "gt_retrieval": 3}]))  # fmt: skip
+                                  {"question": "What color is the roof of the Sydney Opera House?", "gt_retrieval": 3}]))
     config, out = tmp_path / "mmrag.toml", tmp_path / "out.json"
     config.write_text(f'data_dir = "{sample_library.config.data_dir}"\n')
     args = ["eval", "routing", "--queries", str(first), "--queries", str(second), "--router", "trained",
-            "--router", "evidence", "--config", str(config), "--json", str(out), "--latency-sample", "2"]  # fmt: skip
+            "--router", "evidence", "--config", str(config), "--json", str(out), "--latency-sample", "2"]
     assert main(args) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-1] == "accuracy=1.0000 acceptable=1.0000"
@@ -62,12 +62,12 @@ def test_the_natural_set_is_split_a_fifth_held_out_by_writer_and_template() -> N
 def test_end_to_end_questions_name_real_items_of_the_e2e_corpora() -> None:
     """Every gold file exists among the sample files and the extra files, and every clip
     window is one of its video's scenes."""
-    from rag.samples import HERE
-    from rag.samples.videos import sample_videos
+    from rag.library.samples import HERE
+    from rag.library.samples.videos import sample_videos
 
     videos = {v.file: v for v in [*sample_videos(), *sample_videos(e2e.DATA / "video_scripts.json")]}
     images = {f"{name}.jpg" for spec in (HERE / "images.json", e2e.DATA / "images.json")
-              for name in json.loads(spec.read_text())}  # fmt: skip
+              for name in json.loads(spec.read_text())}
     texts = {p.name for p in (e2e.DATA / "text").iterdir()} | {p.name for p in (HERE / "text").iterdir()}
     queries = universal.load(e2e.QUESTIONS)
     assert len(queries) >= 150 and sum(q.label == "no" for q in queries) >= 20
@@ -86,7 +86,7 @@ def test_end_to_end_reports_kept_gold_items_and_no_answers(answer_library, tmp_p
         {"index": "clip", "question": "At what point in the bicycle repair video is the wheel taken off?",
          "gt_retrieval": "clip", "gt_videos": ["bicycle_repair.mp4"], "time_reference": [0.0, 5.5]},
         {"index": "no", "question": "What is 12 squared?", "gt_retrieval": "no"},
-    ]  # fmt: skip
+    ]
     questions, config, out = tmp_path / "q.json", tmp_path / "mmrag.toml", tmp_path / "e2e.json"
     questions.write_text(json.dumps(rows))
     config.write_text(f'data_dir = "{answer_library.config.data_dir}"\n[embedded]\nport = {answer_library.config.embedded.port}\n')

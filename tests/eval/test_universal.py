@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from eval.universal import load
-from rag.cli import main
+from ui.cli import main
 
 ROWS = [
     {"index": "p1", "question": "How many classes of iris plants are in the iris dataset?", "answer": "3",
@@ -49,7 +49,7 @@ def test_load_names_the_bad_row(tmp_path: Path) -> None:
         load(path)
 
 
-def test_retrieval_against_ingested_corpora(sample_library, queries: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_retrieval_against_ingested_corpora(sample_library, queries: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "mmrag.toml"
     config.write_text(f'data_dir = "{sample_library.config.data_dir}"\n')
     out = tmp_path / "result.json"

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from rag.answer import ground, resolve_citations
-from rag.config import GeneratorConfig
-from rag.grounding import NO_ANSWER, GroundingSettings, support
-from rag.items import Hit, Span
-from rag.messages import build_messages
+from rag.core.config import GeneratorConfig
+from rag.core.items import Hit, Span
+from rag.generation.answer import ground, resolve_citations
+from rag.generation.grounding import NO_ANSWER, GroundingSettings, support
+from rag.generation.messages import build_messages
 from retrievers.encoders import text_encoder
 
 
@@ -60,11 +60,11 @@ def test_unrelated_evidence_gives_no_answer() -> None:
 REPAIR = _hit(3, "bicycle repair. Spoken: Open the quick release lever and lift the wheel out of the frame. "
                 "Pull out the inner tube and find the puncture. Spread glue around the hole and press a "
                 "rubber patch on firmly. Put the tube back, refit the wheel and pump up the tyre until it is hard.",
-              "video", "video", title="bicycle repair")  # fmt: skip
+              "video", "video", title="bicycle repair")
 
 
 @pytest.mark.parametrize("question", ["Give me a summary of the bicycle repair video.", "What happens in the repair video?",
-                                      "whats the recording about", "tl;dr of the repair video"])  # fmt: skip
+                                      "whats the recording about", "tl;dr of the repair video"])
 def test_a_summary_request_gets_the_evidences_key_sentences_in_order(question: str) -> None:
     """No single sentence is close to "give me a summary of ...": the failed draft is replaced
     by the evidence's sentences, cited, in their order, not by "unanswered"."""
@@ -108,7 +108,7 @@ def _image_parts(messages: list[dict]) -> list[str]:
 
 
 def test_images_become_downscaled_jpeg_data_urls_and_frames_carry_times(frames: list[Path]) -> None:
-    settings = GeneratorConfig(max_images=8, image_max_side=256, frames_per_clip=2)
+    settings = GeneratorConfig(max_images=8, sent_image_side=256, frames_sent_per_clip=2)
     messages, notes = build_messages("what is shown?", _visual_hits(frames), settings, vision=True)
     urls = _image_parts(messages)
     assert len(urls) == 1 + 2 + 1 and not notes
@@ -122,7 +122,7 @@ def test_images_become_downscaled_jpeg_data_urls_and_frames_carry_times(frames: 
 
 
 def test_image_budget_drops_extra_images_with_a_note(frames: list[Path]) -> None:
-    messages, notes = build_messages("q", _visual_hits(frames), GeneratorConfig(max_images=2, frames_per_clip=2), vision=True)
+    messages, notes = build_messages("q", _visual_hits(frames), GeneratorConfig(max_images=2, frames_sent_per_clip=2), vision=True)
     assert len(_image_parts(messages)) == 2
     assert notes == ["[2] frame at 0:17.0 left out: the prompt's image budget is used up",
                      "[3] image left out: the prompt's image budget is used up"]

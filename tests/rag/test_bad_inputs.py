@@ -14,7 +14,7 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from rag.config import Config
+from rag.core.config import Config
 from rag.library import Library
 
 LONG_NAME = "ü" * 60 + "-" + "long" * 20 + ".md"  # 60 two-byte letters + 81 ASCII: 221 bytes
@@ -47,10 +47,10 @@ def hostile(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 GOOD = {"good.md", "good.jpg", "latin1.txt", "日本語のメモ.md", LONG_NAME, "huge.jpg"}
-BAD = {"zero.txt", "zero.jpg", "truncated.jpg", "truncated.png", "corrupt.mp4", "empty.mp4", "binary.txt", "encrypted.pdf"}  # fmt: skip
+BAD = {"zero.txt", "zero.jpg", "truncated.jpg", "truncated.png", "corrupt.mp4", "empty.mp4", "binary.txt", "encrypted.pdf"}
 
 
-def test_every_bad_file_has_a_reason_and_every_good_file_is_ingested(hostile: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_every_bad_file_has_a_reason_and_every_good_file_is_ingested(hostile: Path, tmp_path: Path) -> None:
     library = Library(Config(data_dir=tmp_path / "data"))
     report = library.ingest([hostile], progress=False)
     failed = {Path(o.path).name: o.reason for o in report.by_status("failed")}
@@ -68,7 +68,7 @@ def test_every_bad_file_has_a_reason_and_every_good_file_is_ingested(hostile: Pa
     assert huge.status == "ingested" and any(Path(h.source).name == "huge.jpg" for h in stored)
 
 
-def test_a_file_that_disappears_mid_ingest_is_reported_and_the_rest_go_on(hostile: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_file_that_disappears_mid_ingest_is_reported_and_the_rest_go_on(hostile: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "vanishing"
     folder.mkdir()
     for name in ("good.md", "latin1.txt", "good.jpg"):
@@ -76,7 +76,7 @@ def test_a_file_that_disappears_mid_ingest_is_reported_and_the_rest_go_on(hostil
     doomed = folder / "doomed.md"
     doomed.write_text("This file is deleted after the folder was listed.", encoding="utf-8")
     library = Library(Config(data_dir=tmp_path / "data"))
-    import rag.ingest as ingest_module
+    import rag.library.ingest as ingest_module
 
     real = ingest_module.load_file
     once = threading.Event()
@@ -99,7 +99,7 @@ def test_the_huge_image_costs_bounded_memory(hostile: Path, samples: Path, tmp_p
     the loader decodes it at reduced scale, never at 150 MB of full-size pixels."""
     script = (
         "import json, resource, sys\n"
-        "from rag.config import Config, IngestConfig\n"
+        "from rag.core.config import Config, IngestConfig\n"
         "from rag.library import Library\n"
         "lib = Library(Config(data_dir=sys.argv[2], ingest=IngestConfig(ocr=False)))\n"
         "lib.ingest([sys.argv[1]], corpus='image', progress=False)\n"
@@ -108,7 +108,7 @@ def test_the_huge_image_costs_bounded_memory(hostile: Path, samples: Path, tmp_p
 
     def peak_kb(image: Path, name: str) -> int:
         out = subprocess.run([sys.executable, "-c", script, str(image), str(tmp_path / name)],
-                             capture_output=True, text=True, timeout=600, check=True)  # fmt: skip
+                             capture_output=True, text=True, timeout=600, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     small, huge = peak_kb(samples / "images" / "coffee.jpg", "small"), peak_kb(hostile / "huge.jpg", "huge")

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import ConfigError, load_config
+from rag.core.config import ConfigError, load_config
 
 
 def test_defaults_give_the_universalrag_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

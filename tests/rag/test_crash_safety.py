@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 from eval.bench_ingest import paragraphs
-from rag.config import Config
+from rag.core.config import Config
 from rag.library import Library
 
 SCRIPT = """
 import sys
-from rag.config import Config
+from rag.core.config import Config
 from rag.library import Library
 lib = Library(Config(data_dir=sys.argv[2]))
 lib.ingest([sys.argv[1]], progress=False, on_file=lambda done, total, name: print(done, flush=True))
@@ -28,7 +28,7 @@ def stored(library: Library) -> dict[str, list[tuple[str, str]]]:
     for corpus in library.config.corpora:
         if corpus.modality != "text":
             continue
-        got = library.retriever(corpus.name).store.collection.get(include=["documents", "metadatas"])
+        got = library.client.get_collection(corpus.name).get(include=["documents", "metadatas"])
         rows = [(Path(m["source"]).name, d) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
         per_file: dict[str, int] = {}
         for m in got["metadatas"]:
@@ -47,7 +47,7 @@ def test_kill_9_mid_ingest_then_rerun_loses_and_duplicates_nothing(tmp_path: Pat
         (docs / f"file{i:02d}.txt").write_text("\n\n".join(texts[i * 6 : (i + 1) * 6]), encoding="utf-8")
     crashed = tmp_path / "crashed"
     process = subprocess.Popen([sys.executable, "-c", SCRIPT, str(docs), str(crashed)],
-                               stdout=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+                               stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert process.stdout is not None
     for line in process.stdout:  # files done so far
         if int(line) >= 12:

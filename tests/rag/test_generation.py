@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
-from rag.grounding import NO_ANSWER
+from rag.generation.grounding import NO_ANSWER
 from rag.library import Library
+from ui.cli import main
 
 pytestmark = pytest.mark.server
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from rag.config import GeneratorConfig
-from rag.errors import GeneratorError, GeneratorUnavailable
-from rag.generator import Generator
+from rag.core.config import GeneratorConfig
+from rag.core.errors import GeneratorError, GeneratorUnavailable
+from rag.generation.generator import Generator
 from tests.helpers import free_port
 
 MESSAGES = [{"role": "user", "content": "hello"}]

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from rag.config import IngestConfig
+from rag.core.config import IngestConfig
 from rag.loaders import LoadContext, LoadError
 from rag.loaders import image as loader
 from tests.helpers import needs
@@ -38,7 +38,7 @@ def test_ocr_reads_the_scanned_page(samples: Path, tmp_path: Path) -> None:
 def test_huge_image_is_stored_downscaled(tmp_path: Path) -> None:
     path = tmp_path / "huge.jpg"
     Image.new("RGB", (8000, 6250), "navy").save(path, quality=50)  # 50 megapixels
-    item = _load(path, tmp_path, ocr=False, max_image_side=512)
+    item = _load(path, tmp_path, ocr=False, stored_image_side=512)
     with Image.open(item.frames[0]) as stored:
         assert max(stored.size) == 512
 

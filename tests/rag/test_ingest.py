@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from rag.cli import main
-from rag.config import Config
+from rag.core.config import Config
 from rag.library import Library
+from ui.cli import main
 
 
 @pytest.fixture
@@ -54,19 +54,19 @@ def test_prune_removes_deleted_files(library: Library, docs: Path) -> None:
     report = library.ingest([docs], prune_missing=True, progress=False)
     assert [Path(o.path).name for o in report.by_status("pruned")] == ["pasta_guide.html"]
     for name in ("text-paragraph", "text-document"):
-        assert all("pasta" not in s for s in library.retriever(name).store.sources())
+        assert all("pasta" not in s for s in library.retriever(name).sources())
 
 
 def test_half_written_file_is_completed_on_the_next_run(library: Library, docs: Path) -> None:
     """Simulates a crash after part of a file's items were written."""
     library.ingest([docs], progress=False)
-    store = library.retriever("text-paragraph").store
+    collection = library.client.get_collection("text-paragraph")
     source = str((docs / "space_exploration.md").resolve())
-    ids = store.collection.get(where={"source": source})["ids"]
-    store.collection.delete(ids=ids[1:])
+    ids = collection.get(where={"source": source})["ids"]
+    collection.delete(ids=ids[1:])
     report = library.ingest([docs], progress=False)
     assert [Path(o.path).name for o in report.by_status("ingested")] == ["space_exploration.md"]
-    assert len(store.collection.get(where={"source": source})["ids"]) == len(ids)
+    assert len(collection.get(where={"source": source})["ids"]) == len(ids)
 
 
 def test_bad_files_are_listed_and_good_ones_ingested(tmp_path: Path, samples: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,7 +115,7 @@ def test_loading_runs_ahead_of_writing_within_a_bounded_queue(tmp_path: Path, mo
     import threading
     import time
 
-    import rag.ingest as ingest
+    import rag.library.ingest as ingest
 
     docs = tmp_path / "many"
     docs.mkdir()

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import Config, StoreConfig
+from rag.core.config import Config, StoreConfig
+from rag.core.store import StoreError
 from rag.library import Library
-from rag.store import StoreError
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.server

@@ -3,13 +3,20 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from rag.config import IngestConfig
+from rag.core.config import IngestConfig
 from rag.loaders import LoadContext, LoadError
 from rag.loaders import text as loader
 
 
 def _ctx(tmp_path: Path, **settings: int) -> LoadContext:
     return LoadContext(IngestConfig(**settings), tmp_path / "frames", "0" * 64)
+
+
+def test_a_file_name_becomes_a_title() -> None:
+    from rag.loaders.context import title_from
+
+    assert title_from(Path("notes/my_file-name.txt")) == "my file name"
+    assert title_from(Path("__-.txt")) == "__-.txt"  # only separators: the whole name
 
 
 def test_paragraph_chunks_are_100_to_200_tokens_with_exact_char_spans(samples: Path, tmp_path: Path) -> None:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from rag.uploads import UploadRefused, safe_name, save_upload
+from rag.library.uploads import UploadRefused, safe_name, save_upload
 
 
 @pytest.mark.parametrize(
     ("sent", "kept"),
     [("../../x.txt", "x.txt"), ("..\\..\\win.md", "win.md"), ("/etc/passwd.txt", "passwd.txt"),
      ("...hidden.txt", "hidden.txt"), ("ok\x00name.txt", "okname.txt"), ("notes.md", "notes.md")],
-)  # fmt: skip
+)
 def test_names_lose_their_directories(sent: str, kept: str) -> None:
     assert safe_name(sent) == kept
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rag.config import IngestConfig
-from rag.items import Item
+from rag.core.config import IngestConfig
+from rag.core.items import Item
+from rag.core.models import ModelUnavailable
+from rag.library.samples.videos import SampleVideo, make_videos, sample_videos
 from rag.loaders import LoadContext, LoadError, file_sha
 from rag.loaders import video as loader
-from rag.models import ModelUnavailable
-from rag.samples.videos import SampleVideo, make_videos, sample_videos
 from tests.helpers import needs
 
 needs_speech = needs("espeak-ng", "espeak-ng")

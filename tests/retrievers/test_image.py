@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.config import Config, CorpusConfig, EncoderConfig
+from rag.core.config import Config, CorpusConfig, EncoderConfig
+from rag.core.store import StoreError
 from rag.library import Library
-from rag.store import StoreError
 from retrievers.encoders import text_encoder, visual_encoder
 
 IMAGE_QUERIES = [
@@ -37,7 +37,7 @@ def _clip_library(tmp_path: Path, clip: Path | None, weight: float = 0.8) -> Lib
 def test_tiny_random_clip_image_query_finds_the_same_image_first(tmp_path: Path, samples: Path, tiny_random_clip: Path) -> None:
     library = _clip_library(tmp_path, tiny_random_clip)
     library.ingest([samples / "images"], progress=False)
-    stored = library.retriever("photos").store.collection.get(limit=1, include=["embeddings"])
+    stored = library.client.get_collection("photos").get(limit=1, include=["embeddings"])
     assert len(stored["embeddings"][0]) == 16 + 384
     for name in ("coffee.jpg", "moon.jpg"):
         hits = library.search("", corpus="photos", k=3, image=samples / "images" / name)
@@ -74,6 +74,6 @@ def test_without_visual_weights_image_only_queries_get_a_clear_error(sample_libr
 def test_missing_clip_weights_fall_back_to_descriptors(tmp_path: Path, samples: Path) -> None:
     library = _clip_library(tmp_path, tmp_path / "no-such-clip")
     library.ingest([samples / "images"], progress=False)
-    stored = library.retriever("photos").store.collection.get(limit=1, include=["embeddings"])
+    stored = library.client.get_collection("photos").get(limit=1, include=["embeddings"])
     assert len(np.asarray(stored["embeddings"][0])) == 384
     assert Path(library.search("a cup of coffee", corpus="photos", k=1)[0].source).name == "coffee.jpg"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import Config, CorpusConfig, EncoderConfig
+from rag.core.config import Config, CorpusConfig, EncoderConfig
 from rag.library import Library
 
 PARAGRAPH_QUERIES = [
@@ -53,3 +53,31 @@ def test_bm25_fusion_ranks_an_exact_rare_term_first(tmp_path: Path) -> None:
     hits = library.search("QX-7731-B", corpus="notes", k=3)
     assert Path(hits[0].source).name == "part.txt"
     assert hits[0].score == pytest.approx(2 / 61)  # rank 1 in both rankings
+
+
+def test_bm25_follows_a_changed_file_that_keeps_its_item_count(tmp_path: Path) -> None:
+    """The BM25 index is rebuilt when the collection changes, not only when its size does:
+    an edited one-paragraph file is still one item, and its new words must be found, also
+    when another process (here: another Library on the same store) made the change."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(5):
+        (docs / f"note{n}.txt").write_text(f"Meeting note {n}: the team reviewed the quarterly budget.")
+    order = docs / "order.txt"
+    order.write_text("Order note: the team ordered spare part QX-7731-B for the press.")
+    corpus = CorpusConfig(name="notes", modality="text", granularity="paragraph", encoder=EncoderConfig(bm25=True))
+    config = Config(data_dir=tmp_path / "data", corpora=[corpus])
+    reader = Library(config)
+    reader.ingest([docs], progress=False)
+    assert reader.counts()["notes"] == 6
+    assert Path(reader.search("QX-7731-B", corpus="notes", k=1)[0].source).name == "order.txt"
+
+    order.write_text("Order note: the team ordered spare part ZR-5520-K for the lathe.")
+    Library(config).ingest([docs], progress=False)  # another writer; the count stays 6
+    hits = reader.search("ZR-5520-K", corpus="notes", k=3)
+    assert Path(hits[0].source).name == "order.txt" and "ZR-5520-K" in hits[0].text
+    assert hits[0].score == pytest.approx(2 / 61)  # first in BM25 too, so BM25 saw the edit
+
+    order.write_text("Order note: the team ordered spare part MV-1180-T for the drill.")
+    reader.ingest([docs], progress=False)  # the same library writes
+    assert reader.search("MV-1180-T", corpus="notes", k=1)[0].score == pytest.approx(2 / 61)

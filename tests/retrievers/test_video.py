@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.config import Config, CorpusConfig, EncoderConfig
+from rag.core.config import Config, CorpusConfig, EncoderConfig
 from rag.library import Library
-from retrievers.encoders import _normalize, visual_encoder
+from retrievers.encoders import normalize, visual_encoder
 from tests.helpers import needs
 
 CLIP_QUERIES = [
@@ -35,8 +35,8 @@ def test_whole_video_query_finds_the_video_first(sample_library: Library) -> Non
 
 
 def test_clips_link_to_their_whole_video(sample_library: Library) -> None:
-    clips = sample_library.retriever("video-clip").store.collection.get(include=["metadatas"])
-    videos = set(sample_library.retriever("video-whole").store.collection.get()["ids"])
+    clips = sample_library.client.get_collection("video-clip").get(include=["metadatas"])
+    videos = set(sample_library.client.get_collection("video-whole").get()["ids"])
     assert clips["ids"] and all(m["parent_id"] in videos for m in clips["metadatas"])
 
 
@@ -45,10 +45,10 @@ def test_tiny_random_clip_clip_vector_is_the_mean_of_its_frames(tmp_path: Path, 
                           encoder=EncoderConfig(visual_model=str(tiny_random_clip)))
     library = Library(Config(data_dir=tmp_path / "data", corpora=[corpus]))
     library.ingest([samples / "videos" / "bicycle_repair.mp4"], progress=False)
-    got = library.retriever("clips").store.collection.get(include=["embeddings", "metadatas"])
+    got = library.client.get_collection("clips").get(include=["embeddings", "metadatas"])
     visual = visual_encoder(str(tiny_random_clip))
     assert visual is not None
     for vector, meta in zip(got["embeddings"], got["metadatas"], strict=True):
         frames = [Path(p) for p in __import__("json").loads(meta["frames"])]
-        expected = _normalize(visual.encode_images(frames).mean(axis=0, keepdims=True))[0] / np.sqrt(2)
+        expected = normalize(visual.encode_images(frames).mean(axis=0, keepdims=True))[0] / np.sqrt(2)
         assert np.allclose(np.asarray(vector)[:16], expected, atol=1e-4)

@@ -56,7 +56,7 @@ def test_an_upload_is_ingested_with_a_progress_bar_and_a_report(
 ) -> None:
     at = app(config_file(tmp_path, tmp_path / "data"), monkeypatch)
     text = b"The lighthouse keeper lit the lamp at dusk every evening for forty years."
-    files = [("../../lighthouse.txt", text, "text/plain"), ("broken.pdf", b"%PDF-1.4 nonsense", "application/pdf"), ("tool.exe", b"MZ", "application/octet-stream")]  # fmt: skip
+    files = [("../../lighthouse.txt", text, "text/plain"), ("broken.pdf", b"%PDF-1.4 nonsense", "application/pdf"), ("tool.exe", b"MZ", "application/octet-stream")]
     at.sidebar.file_uploader[0].set_value(files).run()
     at.sidebar.button[0].click().run()
     assert not at.exception, at.exception
@@ -66,7 +66,7 @@ def test_an_upload_is_ingested_with_a_progress_bar_and_a_report(
     assert table["reason"][list(table["file"]).index("broken.pdf")]  # the failure says why
     assert any("tool.exe: unknown file type" in e.value for e in at.sidebar.error)
     at.run()
-    counts = dict(zip(at.sidebar.dataframe[0].value["corpus"], at.sidebar.dataframe[0].value["items"], strict=True))  # fmt: skip
+    counts = dict(zip(at.sidebar.dataframe[0].value["corpus"], at.sidebar.dataframe[0].value["items"], strict=True))
     assert counts["text-paragraph"] >= 1 and counts["text-document"] >= 1
     uploads = tmp_path / "data" / "uploads"
     assert sorted(p.name for p in uploads.iterdir()) == ["broken.pdf", "lighthouse.txt"]
@@ -96,7 +96,7 @@ def test_an_image_attached_to_a_question_is_shown_and_searched_with(
     config = answer_library.config
     at = app(config_file(tmp_path, config.data_dir, port=config.embedded.port), monkeypatch)
     photo = (samples / "images" / "chelsea_the_cat.jpg").read_bytes()
-    at.chat_input[0].upload("mine.jpg", photo, "image/jpeg").set_value("What color is the cat in the photo?").run()  # fmt: skip
+    at.chat_input[0].upload("mine.jpg", photo, "image/jpeg").set_value("What color is the cat in the photo?").run()
     assert not at.exception, at.exception
     user = at.chat_message[0]
     assert user.image and user.text[0].value == "What color is the cat in the photo?"

@@ -25,13 +25,13 @@ ARTIFACTS = Path(os.environ.get("MMRAG_TEST_ARTIFACTS", ROOT / "test-artifacts")
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+]
 ANSWER_MS = 240_000  # the 135M CPU model, re-ranking and reflection on 2 cores
 
 pytestmark = [
     pytest.mark.server,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (apt-get install chromium)"),
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def app_url(answer_library, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     )
     port = free_port()
     log = (tmp_path_factory.mktemp("ui-log") / "streamlit.log").open("w")
-    command = [sys.executable, "-m", "rag.cli", "--config", str(config), "ui", "--port", str(port)]
+    command = [sys.executable, "-m", "ui.cli", "--config", str(config), "ui", "--port", str(port)]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -3,7 +3,7 @@
 Texts: documents written for the samples (Markdown, HTML, a generated two-page PDF) plus
 scikit-learn's dataset descriptions. Images: scikit-image's and scikit-learn's bundled
 photographs with alt-text sidecars. Videos: generated with drawn captions and an espeak-ng
-narration (see rag.samples.videos).
+narration (see rag.library.samples.videos).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def build_samples(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     _texts(dest / "text")
     write_images(dest / "images")
-    from rag.samples.videos import make_videos
+    from rag.library.samples.videos import make_videos
 
     make_videos(dest / "videos")
     return dest

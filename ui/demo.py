@@ -8,13 +8,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rag.config import Config
+from rag.core.config import Config
 
 
 def run_demo(workdir: Path, console: Console) -> int:
-    from rag.cli import print_answer, print_hits, print_report
     from rag.library import Library
-    from rag.samples import build_samples
+    from rag.library.samples import build_samples
+    from ui.terminal import print_answer, print_hits, print_report
 
     workdir = workdir.resolve()
     console.rule("[bold]1. Sample corpora")
@@ -25,7 +25,7 @@ def run_demo(workdir: Path, console: Console) -> int:
     report = library.ingest([samples])
     print_report(report)
     console.rule("[bold]3. Example searches")
-    examples = json.loads(resources.files("rag").joinpath("demo_queries.json").read_text())
+    examples = json.loads(resources.files("ui").joinpath("demo_queries.json").read_text())
     for example in examples["searches"]:
         print_hits(library.search(example["query"], corpus=example["corpus"], k=3), example["query"])
     console.rule("[bold]4. Questions (embedded model on vLLM CPU)")

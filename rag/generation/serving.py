@@ -16,41 +16,47 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from rag.config import Config, ServeConfig
-from rag.errors import ServerError
-from rag.models import model_cache
+from rag.core.config import Config, ServeConfig
+from rag.core.errors import ServerError
+from rag.core.models import model_cache
+from rag.generation.guard import GRACE_S, release, spawn
 
 log = logging.getLogger(__name__)
 EMBEDDED_NAME = "smollm2-135m-instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
 class Server:
-    """A running OpenAI-compatible server; `process` is None when it was already running."""
+    """A running OpenAI-compatible server. `process` is the guard this process started it under
+    (rag.generation.guard: the server goes when it does, or when this process dies); None when
+    the server was already running and is only reused."""
 
     base_url: str
     model: str
     process: subprocess.Popen | None = None
     log_path: Path | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    lifeline: int | None = None  # the guard's pipe: when the last copy closes, the guard stops the server
 
     def stop(self) -> None:
-        """Stop the server if this process started it; a reused one is left running."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        """Stop the server if this process started it (the guard stops its whole process group:
+        SIGTERM, SIGKILL after guard.GRACE_S); a reused one is left running."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=GRACE_S + 10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()  # the server's PDEATHSIG stops it
+                self.process.wait(timeout=10)
+        if self.lifeline is not None:
+            release(self.lifeline)
+            self.lifeline = None
 
 
 def vllm_python(serve: ServeConfig) -> str:
@@ -74,7 +80,7 @@ def vllm_command(python: str, model: str, name: str, host: str, port: int, max_l
         python, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
         "--served-model-name", name, "--host", host, "--port", str(port),
         "--max-model-len", str(max_len), *extra,
-    ]  # fmt: skip
+    ]
 
 
 def serve_args(serve: ServeConfig) -> list[str]:
@@ -98,23 +104,24 @@ def models_at(base_url: str, timeout: float = 2.0) -> list[str] | None:
 
 
 def launch(command: list[str], base_url: str, model: str, log_path: Path, timeout: float, env: dict[str, str] | None = None) -> Server:
-    """Start a server process, wait until /v1/models answers, or fail with its log's tail."""
+    """Start a server process under a guard (see Server), wait until /v1/models answers, or fail
+    with its log's tail. Interrupted while waiting (Ctrl-C, SIGTERM), it stops the server first."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log.info("starting %s", " ".join(command))
     with log_path.open("wb") as sink:
-        process = subprocess.Popen(
-            command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, start_new_session=True,
-        )  # fmt: skip
-    server = Server(base_url, model, process, log_path)
-    deadline = time.monotonic() + timeout
-    while models_at(base_url) is None:
-        if process.poll() is not None:
-            raise ServerError(f"the model server exited with code {process.returncode}:\n{_tail(log_path)}")
-        if time.monotonic() > deadline:
-            server.stop()
-            raise ServerError(f"the model server did not answer within {timeout:.0f} s:\n{_tail(log_path)}")
-        time.sleep(0.5)
+        process, lifeline = spawn(command, sink, {**os.environ, **(env or {})})
+    server = Server(base_url, model, process, log_path, lifeline)
+    try:
+        deadline = time.monotonic() + timeout
+        while models_at(base_url) is None:
+            if process.poll() is not None:
+                raise ServerError(f"the model server exited with code {process.returncode}:\n{_tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise ServerError(f"the model server did not answer within {timeout:.0f} s:\n{_tail(log_path)}")
+            time.sleep(0.5)
+    except BaseException:
+        server.stop()
+        raise
     return server
 
 
@@ -145,7 +152,7 @@ def start_embedded(config: Config) -> Server:
     command = vllm_command(
         vllm_python(config.serve), str(embedded_model_dir()), EMBEDDED_NAME, "127.0.0.1",
         config.embedded.port, config.embedded.max_model_len, ["--enforce-eager"],
-    )  # fmt: skip
+    )
     env = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1"}
     log_path = config.data_dir / "logs" / "embedded-server.log"
     return launch(command, base_url, EMBEDDED_NAME, log_path, config.embedded.startup_timeout_s, env)

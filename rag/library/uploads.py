@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rag.errors import MmragError
+from rag.core.errors import MmragError
 from rag.loaders import image, modality_of, text, video
 
 ACCEPTED = (*text.SUFFIXES, *image.SUFFIXES, *video.SUFFIXES)
@@ -34,7 +34,7 @@ def save_upload(name: str, data: bytes, folder: Path, max_mb: float) -> Path:
     if modality_of(Path(clean)) is None:
         raise UploadRefused(f"{clean}: unknown file type; accepted: {' '.join(ACCEPTED)}")
     if len(data) > max_mb * 1024 * 1024:
-        raise UploadRefused(f"{clean}: {len(data) / 1024 / 1024:.1f} MB is over the upload limit of {max_mb:g} MB (ingest.max_upload_mb)")  # fmt: skip
+        raise UploadRefused(f"{clean}: {len(data) / 1024 / 1024:.1f} MB is over the upload limit of {max_mb:g} MB (ingest.max_upload_mb)")
     folder.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
     path = root / clean

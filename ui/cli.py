@@ -6,19 +6,21 @@ import argparse
 import functools
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import FrameType
 
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.markup import escape
 from rich.table import Table
 
-from rag.errors import MmragError
+from agents.labels import LABELS  # light: no torch, so `mmrag --help` stays fast
+from rag.core.errors import MmragError
 
-LABELS = ("no", "paragraph", "document", "image", "clip", "video")  # agents.state.LABELS, without importing the agent
 EVALS = {
     "routing": "router accuracy, per-label P/R/F1, confusion, latency",
     "retrieval": "Recall@k, nDCG@10, MRR@10, MAP on a BEIR folder",
@@ -27,17 +29,16 @@ EVALS = {
     "compare": "two result files side by side, with deltas",
 }
 
-if TYPE_CHECKING:
-    from agents.state import AgentAnswer, Event
-    from rag.answer import Answer
-    from rag.ingest import IngestReport
-    from rag.items import Hit
-
 console = Console()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bars mid-answer
+    # OpenMP threads (torch, scikit-learn) sleep instead of spinning while they wait: with a
+    # core busy (the answer model's server, another request) spinning made a one-question
+    # MiniLM encode 700 ms instead of 15 ms on 2 cores. Set before torch loads (the commands
+    # import it lazily; `mmrag ui` passes it on to the chat's process).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "passthrough", False):
@@ -50,10 +51,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
     try:
-        return args.run(args)
+        with _sigterm_unwinds():
+            return args.run(args)
     except (MmragError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM (`kill`, systemd, container runtimes) ends a command as Ctrl-C does: it raises
+    SystemExit(143) in the main thread, so `with`, finally and atexit cleanup run; above all the
+    embedded model server this process started is stopped, not orphaned. A second SIGTERM during
+    that cleanup kills at once (the server's guard still stops the server). The previous handler
+    comes back afterwards, so calling main() in-process (tests) leaves no trace."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def unwind(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,54 +158,19 @@ def _library(args: argparse.Namespace):
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from ui.terminal import print_report
+
     report = _library(args).ingest(args.paths, args.corpus, prune_missing=args.prune, rebuild=args.rebuild)
     print_report(report)
     return 1 if report.all_failed else 0
 
 
-def print_report(report: IngestReport) -> None:
-    table = Table(title="Ingest summary", show_lines=False)
-    for column in ("status", "file", "items", "reason / notes"):
-        table.add_column(column, overflow="fold")
-    for o in report.for_display():
-        color = {"failed": "red", "ingested": "green", "pruned": "yellow"}.get(o.status, "dim")
-        items = ", ".join(f"{k}:{v}" for k, v in o.items.items()) if o.status == "ingested" else ""
-        table.add_row(f"[{color}]{o.status}[/{color}]", _short(o.path), items, o.reason)
-    console.print(table)
-    from rag.ingest import STATUSES
-
-    counts = {s: len(report.by_status(s)) for s in STATUSES}
-    console.print(" · ".join(f"{n} {s}" for s, n in counts.items()))
-
-
-def _short(path: str) -> str:
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return path
-
-
 def _search(args: argparse.Namespace) -> int:
+    from ui.terminal import print_hits
+
     hits = _library(args).search(args.query, corpus=args.corpus, k=args.k, image=args.image)
     print_hits(hits, f"{args.query or args.image}")
     return 0
-
-
-def print_hits(hits: list[Hit], title: str) -> None:
-    """One block per hit: rank, score, corpus, source and span on a line, the snippet below."""
-    console.print(f"[bold]Search:[/bold] {escape(title)}")
-    if not hits:
-        console.print("  [yellow]no hits[/yellow] (is anything ingested? see `mmrag corpora`)")
-    rank: dict[str, int] = {}
-    for hit in hits:
-        rank[hit.corpus] = rank.get(hit.corpus, 0) + 1
-        console.print(
-            f"  {rank[hit.corpus]:>2}. [cyan]{hit.score:.3f}[/cyan]  [magenta]{hit.corpus}[/magenta]  "
-            f"{escape(_short(hit.source))}  [dim]{hit.span}[/dim]",
-            soft_wrap=True,
-        )
-        console.print(f"      {escape(hit.snippet(200))}", soft_wrap=True, highlight=False)
-    console.print()
 
 
 def _labels(text: str) -> tuple[str, ...]:
@@ -193,6 +182,8 @@ def _labels(text: str) -> tuple[str, ...]:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    from ui.terminal import print_agent, print_answer
+
     if not args.plain and (args.corpus or args.k):
         raise ValueError("--corpus and -k go with --plain (the agent routes and sizes k itself)")
     with _library(args) as library:
@@ -207,61 +198,8 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_answer(events: Iterator[str | Answer], stream: bool) -> Answer:
-    """Streams the model's text when asked, then the checked answer, notes and sources."""
-    answer = None
-    for event in events:
-        if isinstance(event, str):
-            if stream:
-                console.print(event, end="", highlight=False, markup=False)
-        else:
-            answer = event
-    assert answer is not None
-    if stream:
-        console.print()
-    show_answer(answer, stream)
-    return answer
-
-
-def print_agent(events: Iterator[Event], stream: bool) -> AgentAnswer:
-    """The agent's steps as they happen (route, hits, re-rank, reflection), the model's text
-    when streaming, then the checked answer."""
-    from agents.state import describe
-
-    streaming = False
-    for event in events:
-        if event.kind == "token":
-            if stream:
-                console.print(event.text, end="", highlight=False, markup=False)
-                streaming = True
-            continue
-        if streaming:
-            console.print()
-            streaming = False
-        if event.kind == "final":
-            show_answer(event.answer, stream)
-            return event.answer
-        console.print(f"[dim]{escape(describe(event))}[/dim]", highlight=False)
-    raise RuntimeError("the agent ended without an answer")
-
-
-def show_answer(answer: Answer, stream: bool) -> None:
-    """The checked answer (unless the stream already showed it unchanged), notes and sources."""
-    if not stream or answer.text != answer.draft.strip():
-        console.print(("[bold]Checked answer:[/bold] " if stream else "") + escape(answer.text), highlight=False)
-    for note in answer.notes:
-        console.print(f"[dim]{escape(note)}[/dim]")
-    if answer.citations:
-        console.print("[bold]Sources[/bold]")
-        for c in answer.citations:
-            console.print(f"  [{c.n}] {escape(_short(c.hit.source))}  [dim]{c.hit.span}[/dim]", highlight=False)
-    if answer.dropped_citations:
-        console.print(f"[dim]{answer.dropped_citations} citation(s) to missing evidence dropped[/dim]")
-    console.print(f"[dim]{answer.model} · " + " · ".join(f"{k} {v:.2f}" for k, v in answer.timings.items()) + "[/dim]")
-
-
 def _router_train(args: argparse.Namespace) -> int:
-    from agents.train_router import main as train_main
+    from eval.train_router import main as train_main
 
     data = [arg for path in args.data or () for arg in ("--data", path)]
     return train_main([*data, *(["--out", str(args.out)] if args.out else [])])
@@ -276,8 +214,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from rag.config import load_config
-    from rag.serving import start_embedded, start_vllm
+    from rag.core.config import load_config
+    from rag.generation.serving import start_embedded, start_vllm
 
     config = load_config(getattr(args, "config", None))
     with console.status("starting vLLM and waiting for /v1/models…"):
@@ -299,15 +237,15 @@ def _ui(args: argparse.Namespace) -> int:
     """Runs Streamlit on the app; the config path reaches it through $MMRAG_CONFIG."""
     import subprocess
 
-    from rag.config import load_config
+    from rag.core.config import load_config
 
     config = getattr(args, "config", None)
     load_config(config)  # a broken config fails here, with its message, not in the browser
     env = {**os.environ, **({"MMRAG_CONFIG": str(Path(config).resolve())} if config else {})}
-    app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    app = Path(__file__).with_name("app.py")
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
                "--server.port", str(args.port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]  # fmt: skip
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
     console.print(f"mmrag chat at [bold]http://{args.host}:{args.port}[/bold] (Ctrl-C stops it)")
     try:
         return subprocess.call(command, env=env)
@@ -328,7 +266,7 @@ def _corpora(args: argparse.Namespace) -> int:
 
 
 def _samples(args: argparse.Namespace) -> int:
-    from rag.samples import build_samples
+    from rag.library.samples import build_samples
 
     root = build_samples(args.dest)
     console.print(f"sample corpora written to {root}")
@@ -336,7 +274,7 @@ def _samples(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from rag.demo import run_demo
+    from ui.demo import run_demo
 
     return run_demo(args.dir, console)
 

@@ -11,7 +11,7 @@ out-of-fold SVM scores turns them into calibrated probabilities (the ranking is 
 
 The shipped model in `agents/router_model/` is plain data, no pickles: `config.json`,
 `vocabulary.json.gz` (the TF-IDF terms) and `weights.npz` (float16 coefficients, float32
-scalers). `python -m agents.train_router` rebuilds it; `python -m eval.routing` measures it.
+scalers). `python -m eval.train_router` rebuilds it; `python -m eval.routing` measures it.
 """
 
 from __future__ import annotations
@@ -38,12 +38,10 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from agents.labels import LABELS, Label, label_name
+
 log = logging.getLogger(__name__)
-LABELS = ("no", "paragraph", "document", "image", "clip", "video")
 DEFAULT_DIR = Path(__file__).with_name("router_model")
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "universalrag" / "train.json"
-)
 ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 FORMAT = 2
 MAX_TOKENS = 256
@@ -82,17 +80,6 @@ def normalize_question(text: str) -> str:
             break
         kept.append(line.strip())
     return _SPACES.sub(" ", _INLINE_OPTIONS.sub("", " ".join(kept))).strip()
-
-
-def label_name(label: int | str) -> str:
-    """The label's name for an int 0-5, a digit string, or a name (any case)."""
-    if isinstance(label, str) and label.strip().isdigit():
-        label = int(label)
-    if isinstance(label, int | np.integer) and not isinstance(label, bool) and 0 <= label < 6:
-        return LABELS[int(label)]
-    if isinstance(label, str) and label.strip().lower() in LABELS:
-        return label.strip().lower()
-    raise ValueError(f"unknown routing label {label!r}: expected 0-5 or one of {LABELS}")
 
 
 class Labelled(NamedTuple):
@@ -140,7 +127,7 @@ def _cues(text: str) -> list[float]:
         text.count('"') + text.count("\u201c"), bool(re.search(r"\bor\b", text)),
         bool(re.search(r"\bboth\b", text, re.I)), len(_RELATIVE.findall(rest.lower())),
         len(re.findall(r"'s\b", text)), text.endswith("?"), text.count("?") > 1,
-    ]  # fmt: skip
+    ]
 
 
 def encode_layers(
@@ -181,6 +168,7 @@ def layer_encoder(encoder: str) -> Layers:
     from retrievers.encoders import text_encoder
 
     transformer = text_encoder(encoder).model[0].auto_model
+    assert isinstance(transformer, torch.nn.Module)  # Module.__getattr__ types it Tensor | Module
     names = ("input_ids", "attention_mask", "token_type_ids")
 
     def eager(tokens: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -205,7 +193,7 @@ def _exported(encoder: str, transformer: Any, names: Sequence[str]) -> Path:
     exported once (keyed by the model folder and its weights' size and date)."""
     import torch
 
-    from rag.models import model_cache, resolve_model
+    from rag.core.models import model_cache, resolve_model
 
     folder = resolve_model(encoder)
     weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
@@ -231,7 +219,7 @@ def _exported(encoder: str, transformer: Any, names: Sequence[str]) -> Path:
     with warnings.catch_warnings():  # the exporter's notes on BERT's index ops (checked: same numbers)
         warnings.simplefilter("ignore")
         torch.onnx.export(Stacked(transformer).eval(), example, str(partial), input_names=list(names),
-                          output_names=["states"], dynamic_axes=axes, opset_version=17, dynamo=False)  # fmt: skip
+                          output_names=["states"], dynamic_axes=axes, opset_version=17, dynamo=False)
     partial.replace(path)  # never a half-written graph
     return path
 
@@ -440,11 +428,11 @@ class TrainedRouter:
         """The most probable label per question."""
         return [self.labels[i] for i in self.predict_proba(questions).argmax(1)]
 
-    def route(self, question: str) -> list[tuple[str, float]]:
+    def route(self, question: str) -> list[tuple[Label, float]]:
         """(label, probability) pairs for one question, most probable first."""
         return ranked(self.predict_proba([question])[0])
 
-    def route_and_embed(self, question: str) -> tuple[list[tuple[str, float]], dict[str, np.ndarray]]:
+    def route_and_embed(self, question: str) -> tuple[list[tuple[Label, float]], dict[str, np.ndarray]]:
         """The route, and {encoder name: the question's embedding} from the same forward pass
         (MiniLM's mean-pooled last layer: the vector the text retrievers would compute), for
         the evidence probes. No embedding when answer options were stripped from the
@@ -470,7 +458,7 @@ class TrainedRouter:
             vocab |= head_vocab
         with gzip.open(folder / "vocabulary.json.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
             json.dump(vocab, fh, ensure_ascii=False, separators=(",", ":"))
-        np.savez_compressed(folder / "weights.npz", **arrays)
+        np.savez_compressed(folder / "weights.npz", allow_pickle=False, **arrays)
         (folder / "config.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
         return folder
 
@@ -494,7 +482,7 @@ class TrainedRouter:
         return cls(experts=experts, gate=gate, config=config)
 
 
-def ranked(proba: np.ndarray) -> list[tuple[str, float]]:
+def ranked(proba: np.ndarray) -> list[tuple[Label, float]]:
     """(label, probability) pairs, most probable first."""
     return [(LABELS[i], float(proba[i])) for i in np.argsort(-proba, kind="stable")]
 
@@ -521,8 +509,8 @@ def train(
         raise ValueError("training needs at least one labelled set")
     texts = {name: [normalize_question(q) for q in qs] for name, (qs, _) in datasets.items()}
     ys = {name: np.array([LABELS.index(label_name(x)) for x in ls]) for name, (_, ls) in datasets.items()}
-    feats = {name: (dense or {}).get(name) for name in datasets}
-    feats = {n: encode_layers(texts[n], encoder) if f is None else f for n, f in feats.items()}
+    given = {name: (dense or {}).get(name) for name in datasets}
+    feats = {n: encode_layers(texts[n], encoder) if f is None else f for n, f in given.items()}
     experts = {n: fit_head(texts[n], ys[n], feats[n], LABELS, C=C, seed=seed) for n in datasets}
     gate = None
     if len(datasets) > 1:

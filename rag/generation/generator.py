@@ -15,8 +15,8 @@ from typing import Any
 
 import openai
 
-from rag.config import GeneratorConfig
-from rag.errors import GeneratorError, GeneratorUnavailable
+from rag.core.config import GeneratorConfig
+from rag.core.errors import GeneratorError, GeneratorUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,9 @@ class Generator:
         """The model's reply held to one of `choices` (vLLM structured outputs), greedy."""
         return self._choice(messages, choices, max_tokens).choices[0].message.content or ""
 
-    def _choice(self, messages: list[dict[str, Any]], choices: Sequence[str], max_tokens: int, **options: Any) -> Any:  # fmt: skip
+    def _choice(self, messages: list[dict[str, Any]], choices: Sequence[str], max_tokens: int, **options: Any) -> Any:
         extra = {**self.settings.extra_body, "structured_outputs": {"choice": list(choices)}}
-        return self.request(messages=messages, max_tokens=max_tokens, temperature=0.0, extra_body=extra, **options)  # fmt: skip
+        return self.request(messages=messages, max_tokens=max_tokens, temperature=0.0, extra_body=extra, **options)
 
     def choice_probabilities(
         self, messages: list[dict[str, Any]], choices: Sequence[str], top: int = 20
@@ -104,7 +104,7 @@ class Generator:
 
     def _options(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = self.settings
-        base = {"max_tokens": settings.max_tokens, "temperature": settings.temperature}
+        base: dict[str, Any] = {"max_tokens": settings.max_tokens, "temperature": settings.temperature}
         if settings.extra_body:
             base["extra_body"] = settings.extra_body
         return {**base, **options}

@@ -11,9 +11,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from rag.generator import Generator
-from rag.grounding import (
+from rag.core.items import Hit
+from rag.core.prompts import prompt
+from rag.generation.generator import Generator
+from rag.generation.grounding import (
     DEFAULT_GROUNDING,
     NO_ANSWER,
     Grounding,
@@ -23,12 +26,15 @@ from rag.grounding import (
     extractive_answer,
     support,
 )
-from rag.items import Hit
-from rag.messages import build_messages
-from rag.prompts import load as load_prompt
+from rag.generation.messages import build_messages
 from retrievers.encoders import TextEncoder
 
-CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")  # [1], [1, 2], [1;3]: the model's markers
+
+
+def cited_numbers(match: re.Match[str]) -> list[int]:
+    """The evidence numbers of one CITATION match, in order: `[1, 3]` -> [1, 3]."""
+    return [int(n) for n in re.split(r"[,;]", match.group(1))]
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     model: str = ""
     draft: str = ""
-    grounding: Grounding = "cited"
+    grounding: Grounding | Literal["model"] = "cited"  # model: no evidence (the agent's `no` route)
 
     @property
     def supported(self) -> bool:
@@ -70,8 +76,7 @@ def resolve_citations(text: str, evidence: list[Hit]) -> tuple[str, list[Citatio
     def keep(match: re.Match[str]) -> str:
         nonlocal dropped
         valid = []
-        for raw in re.split(r"[,;]", match.group(1)):
-            n = int(raw)
+        for n in cited_numbers(match):
             if 1 <= n <= len(evidence):
                 valid.append(n)
                 used.setdefault(n, Citation(n, evidence[n - 1]))
@@ -112,12 +117,12 @@ def answer_stream(
     if grounding == "attributed":
         notes.append("The model cited nothing; citations were added by matching its sentences to the evidence.")
     if not generator.vision and any(h.modality != "text" for h in evidence):
-        notes.append(load_prompt("descriptors_note"))
+        notes.append(prompt("rag.generation", "descriptors_note"))
     yield Answer(question, text, citations, evidence, timings, dropped, notes, generator.model, draft, grounding)
 
 
 def ground(draft: str, question: str, evidence: list[Hit], encoder: TextEncoder, settings: GroundingSettings) -> tuple[str, Grounding]:
-    """The answer text to keep, and how it is grounded (see rag.grounding)."""
+    """The answer text to keep, and how it is grounded (see rag.generation.grounding)."""
     text = resolve_citations(draft, evidence)[0]
     if not evidence or NO_ANSWER.lower().rstrip(".") in text.lower():
         return NO_ANSWER, "refused"

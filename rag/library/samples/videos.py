@@ -16,6 +16,7 @@ import wave
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import av
 import numpy as np
@@ -124,7 +125,7 @@ def speak(text: str, voice: str = "en-us") -> np.ndarray:
 
 def write_video(path: Path, video: SampleVideo, audio: np.ndarray | None) -> None:
     """Encode the scenes (H.264, or MPEG-4 part 2 without libx264) and the audio into `path`."""
-    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+    codec: Literal["libx264", "mpeg4"] = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     with av.open(str(path), mode="w", format="mp4") as container:
         stream = container.add_stream(codec, rate=video.fps)
         stream.width, stream.height = video.size

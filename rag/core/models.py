@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from rag.errors import ModelUnavailable
+from rag.core.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
 

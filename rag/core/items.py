@@ -39,7 +39,7 @@ class Span:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
     @classmethod
-    def from_metadata(cls, meta: dict[str, Any]) -> Span:
+    def from_metadata(cls, meta: Mapping[str, Any]) -> Span:
         return cls(**{k: meta[k] for k in cls.__dataclass_fields__ if k in meta})
 
 

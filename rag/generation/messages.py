@@ -16,9 +16,9 @@ from typing import Any
 
 from PIL import Image
 
-from rag.config import GeneratorConfig
-from rag.items import Hit, Span, clock
-from rag.prompts import load as load_prompt
+from rag.core.config import GeneratorConfig
+from rag.core.items import Hit, Span, clock
+from rag.core.prompts import prompt
 
 Message = dict[str, Any]
 KIND = {"paragraph": "text passage", "document": "document", "image": "image", "clip": "video clip", "video": "video"}
@@ -52,10 +52,10 @@ def build_messages(
         parts.extend(evidence_parts(n, hit, texts[n - 1] if texts else hit.text, settings, vision, budget))
     if not evidence:
         parts.append({"type": "text", "text": "(no evidence was found)"})
-    head, tail = load_prompt("answer_user").split("{evidence}")
+    head, tail = prompt("rag.generation", "answer_user").split("{evidence}")
     content = [{"type": "text", "text": head}] if head.strip() else []
     content += [*parts, {"type": "text", "text": tail.format(question=question)}]
-    messages = [{"role": "system", "content": load_prompt("answer_system")}, {"role": "user", "content": merge_text(content)}]
+    messages: list[Message] = [{"role": "system", "content": prompt("rag.generation", "answer_system")}, {"role": "user", "content": merge_text(content)}]
     return messages, budget.notes
 
 
@@ -65,7 +65,7 @@ def evidence_parts(
     """Evidence [n] as message parts: its text block, then (vision) its image or clip frames."""
     if len(text) > settings.max_evidence_chars:
         text = text[: settings.max_evidence_chars] + " …"
-    block = load_prompt("evidence_block").format(
+    block = prompt("rag.generation", "evidence_block").format(
         n=n, kind=KIND[hit.granularity], source=Path(hit.source).name, where=str(hit.span), text=text
     )
     parts: list[dict[str, Any]] = [{"type": "text", "text": block}]
@@ -73,16 +73,18 @@ def evidence_parts(
         return parts
     frames = [Path(f) for f in hit.frames]
     if hit.modality == "video":
-        frames = _spread(frames, settings.frames_per_clip)
+        frames = _spread(frames, settings.frames_sent_per_clip)
     for frame in frames:
         label = f"[{n}] frame at {clock(frame_seconds(frame, hit.span))}" if hit.modality == "video" else f"[{n}] image"
-        url = data_url(frame, settings.image_max_side)
+        url = data_url(frame, settings.sent_image_side)
         if url and budget.take(url, label):
             parts += [{"type": "text", "text": label}, {"type": "image_url", "image_url": {"url": url}}]
     return parts
 
 
 def _spread(frames: list[Path], most: int) -> list[Path]:
+    """Up to `most` frames, the middle one of each of `most` equal runs. Not the loader's
+    `spread` (first to last, distinct): a different choice, pinned by tests and eval runs."""
     if len(frames) <= most:
         return frames
     step = len(frames) / most
@@ -100,8 +102,8 @@ def frame_seconds(frame: Path, span: Span) -> float:
 def data_url(path: Path, max_side: int) -> str | None:
     """The image as a base64 JPEG data URL, downscaled to max_side; None if unreadable."""
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
+        with Image.open(path) as opened:
+            img = opened.convert("RGB")
             img.thumbnail((max_side, max_side))
             buffer = io.BytesIO()
             img.save(buffer, "JPEG", quality=85)

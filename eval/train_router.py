@@ -1,10 +1,10 @@
 """Train the fast router and save it (plain JSON + npz) for shipping with the package.
 
-    HF_HUB_OFFLINE=1 python -m agents.train_router [--data NAME=FILE ...] [--out DIR]
+    HF_HUB_OFFLINE=1 python -m eval.train_router [--data NAME=FILE ...] [--out DIR]
 
 Each FILE is a JSON array of {"question", "gt_retrieval"} objects (labels 0-5 or names) in
 one question style; each becomes one expert of the router, and with two or more a gate
-learns which style a question is in (agents.routing.TrainedRouter). The defaults are the
+learns which style a question is in (agents.intent.TrainedRouter). The defaults are the
 shipped recipe: `benchmark` = the UniversalRAG training split
 (../shared/data/universalrag/train.json) and `natural` = this project's natural questions
 (eval/data/natural_train.json, written by `python -m eval.natural`).
@@ -13,18 +13,20 @@ shipped recipe: `benchmark` = the UniversalRAG training split
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from agents.routing import DEFAULT_DATA, DEFAULT_DIR, LABELS, load_labelled, train
+from agents.intent import DEFAULT_DIR, load_labelled, train
+from agents.labels import LABELS
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-NATURAL_DATA = Path(__file__).resolve().parents[1] / "eval" / "data" / "natural_train.json"
-DEFAULT_SETS = {"benchmark": DEFAULT_DATA, "natural": NATURAL_DATA}
+# The shipped recipe's data: this repository's natural questions and, beside the checkout,
+# the UniversalRAG training split (../shared/data/universalrag/train.json).
+NATURAL_DATA = Path(__file__).with_name("data") / "natural_train.json"
+BENCHMARK_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "universalrag" / "train.json"
+DEFAULT_SETS = {"benchmark": BENCHMARK_DATA, "natural": NATURAL_DATA}
 
 
 def train_and_save(sets: dict[str, Path] = DEFAULT_SETS, out: Path = DEFAULT_DIR) -> Path:
@@ -52,7 +54,7 @@ def named_file(text: str) -> tuple[str, Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of `train_and_save`."""
     parser = argparse.ArgumentParser(
-        prog="python -m agents.train_router", description=__doc__.split("\n\n")[0]
+        prog="python -m eval.train_router", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--data", type=named_file, action="append", metavar="[NAME=]FILE",
                         help="labelled questions of one style (repeat for several; default: the shipped recipe)")

@@ -18,13 +18,13 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rag.answer import Answer, answer_stream
-from rag.config import Config, ConfigError, CorpusConfig, EncoderConfig, load_config
-from rag.generator import Generator
-from rag.ingest import FileOutcome, IngestReport, expand, ingest_files, prune
-from rag.items import Hit, Query
-from rag.serving import Server, start_embedded
-from rag.store import connect
+from rag.core.config import Config, ConfigError, CorpusConfig, EncoderConfig, load_config
+from rag.core.items import Hit, Query
+from rag.core.store import connect
+from rag.generation.answer import Answer, answer_stream
+from rag.generation.generator import Generator
+from rag.generation.serving import Server, start_embedded
+from rag.library.ingest import FileOutcome, IngestReport, expand, ingest_files, prune
 from retrievers import Retriever, build_retriever
 from retrievers.encoders import TextEncoder, text_encoder
 
@@ -165,13 +165,7 @@ class Library:
         else:
             self._server = start_embedded(self.config)
             atexit.register(self._server.stop)
-            small = settings.model_copy(update={
-                "evidence_sentences": settings.evidence_sentences or self.config.embedded.evidence_sentences,
-                "evidence_k": min(settings.evidence_k, self.config.embedded.evidence_k),
-                "max_tokens": min(settings.max_tokens, self.config.embedded.max_tokens),
-                "extra_body": {**self.config.embedded.extra_body, **settings.extra_body},
-                "replicas": [],
-            })  # fmt: skip
+            small = self.config.answer_settings()
             self._generator = Generator(self._server.base_url, self._server.model, small, vision=False)
         return self._generator
 
