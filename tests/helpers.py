@@ -68,3 +68,16 @@ class BrokenOpenAIServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def vllm_missing() -> str | None:
+    """Why no vLLM server can be started here (None: it can), checked at collection."""
+    from rag.core.config import ServeConfig
+    from rag.core.errors import ServerError
+    from rag.generation.serving import vllm_python
+
+    try:
+        vllm_python(ServeConfig())
+    except ServerError as exc:
+        return f"vLLM CPU runtime not installed (make vllm): {exc}"
+    return None

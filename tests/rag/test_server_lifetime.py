@@ -27,10 +27,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from rag.core.config import ServeConfig
 from rag.core.errors import ServerError
-from rag.generation.serving import launch, models_at, vllm_python
-from tests.helpers import free_port
+from rag.generation.serving import launch, models_at
+from tests.helpers import free_port, vllm_missing
 
 pytestmark = pytest.mark.server
 MMRAG = Path(sys.executable).with_name("mmrag")
@@ -38,15 +37,7 @@ STARTUP_S = 600.0  # a vLLM CPU start-up takes 60-120 s on 2 busy cores; generou
 GONE_S = 60.0  # how long processes may take to disappear after their owner's death
 
 
-def _vllm_missing() -> str | None:
-    try:
-        vllm_python(ServeConfig())
-    except ServerError as exc:
-        return f"vLLM CPU runtime not installed (make vllm): {exc}"
-    return None
-
-
-MISSING = _vllm_missing()
+MISSING = vllm_missing()
 needs_vllm = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 

@@ -23,19 +23,10 @@ from rag.generation.generator import Generator
 from rag.generation.messages import build_messages
 from rag.generation.serving import Server, embedded_model_dir, launch, vllm_command, vllm_python
 from rag.library import Library
-from tests.helpers import free_port
+from tests.helpers import free_port, vllm_missing
 from tests.tiny_vlm import TOKENS_PER_IMAGE, build_tiny_vlm
 
-
-def _vllm_missing() -> str | None:
-    try:
-        vllm_python(ServeConfig())
-    except ServerError as exc:
-        return f"vLLM CPU runtime not installed (make vllm): {exc}"
-    return None
-
-
-MISSING = _vllm_missing()  # checked at collection, so a skip builds no sample library first
+MISSING = vllm_missing()  # checked at collection, so a skip builds no sample library first
 pytestmark = [pytest.mark.server, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
 MODEL = "tiny_random_vlm"
 LIMIT = 2  # the server's --limit-mm-per-prompt for images
