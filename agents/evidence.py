@@ -5,8 +5,7 @@ The top hit's score in each corpus is turned into that probability by the corpus
 calibration (agents.calibration: against the scores unrelated questions get there). One
 query embedding per text encoder serves every corpus that uses it: the router hands over
 MiniLM's from its own forward pass, so probing five corpora costs five index look-ups and
-no extra encoding. A corpus whose scores have no similarity scale (BM25 rank fusion) gives
-no probability: it neither pulls the route towards it nor away.
+no extra encoding.
 """
 
 from __future__ import annotations
@@ -39,12 +38,11 @@ class Prober:
         image: Path | None = None,
     ) -> dict[str, float]:
         """Corpus -> the probability that it holds a match for the question, for each of
-        `corpora` (which must hold items) whose scores can be calibrated."""
+        `corpora` (which must hold items)."""
         query = Query(question, image, dict(embeddings or {}))
-        scaled = [c for c in corpora if self.library.retriever(c).scale == "similarity"]
         # Chroma's index look-ups release the GIL: the corpora are searched side by side.
-        tops = list(self._pool.map(lambda c: self.library.search(query, corpus=c, k=1), scaled))
-        return {c: self.calibrator(c, [hits[0].score])[0] for c, hits in zip(scaled, tops, strict=True) if hits}
+        tops = list(self._pool.map(lambda c: self.library.search(query, corpus=c, k=1), corpora))
+        return {c: self.calibrator(c, [hits[0].score])[0] for c, hits in zip(corpora, tops, strict=True) if hits}
 
     def content_match(self, question: str, corpora: Sequence[str], ceiling: float) -> dict[str, float]:
         """Corpus -> probability of each confident match for the question's content words
@@ -57,8 +55,6 @@ class Prober:
         if not text or not wanted:
             return found
         for corpus in corpora:
-            if self.library.retriever(corpus).scale != "similarity":
-                continue
             for hit in self.library.search(Query(text), corpus=corpus, k=3):
                 if wanted <= content_words(f"{hit.title} {hit.text}") | numbers(hit.text):
                     p = self.calibrator(corpus, [hit.score])[0]

@@ -1,16 +1,17 @@
 """Retrieval evaluation on a BEIR-layout dataset: Recall@1/5/10, nDCG@10, MRR@10, MAP@k.
 
     mmrag eval retrieval --beir DIR [--granularity paragraph|document] [--k 10]
-                         [--mode retrieve|rerank|agent|routed] [--limit N] [--json OUT]
+                         [--mode rerank|retrieve|agent|routed] [--limit N] [--json OUT]
     mmrag eval retrieval --universalrag QUERIES.json [--mode ...] [--config mmrag.toml]
 
 The corpus is ingested into a fresh temporary store through the normal ingest path (one text
 file per document, the configured text corpus's chunking and encoder); a chunk's hit counts
 for its document. Modes:
-- retrieve: the text retriever's ranking;
-- rerank: the same candidates ordered by the agent's re-ranker relevance;
-- agent: the evidence the full agent kept (route forced to the granularity; needs the answer
-  model, so use --limit);
+- rerank (default): the retriever's candidates ordered by the agent's re-ranker, which is
+  what the agent answers from;
+- retrieve: the text retriever's ranking (hybrid dense + BM25 with title links, as configured);
+- agent: the evidence the full agent kept, up to k (route forced to the granularity; needs
+  the answer model, so use --limit);
 - routed: both text granularities ingested; the trained router picks the label per query, a
   label that is not a text granularity retrieves nothing (routing errors become misses).
 Queries with two or more relevant documents (multi-hop) are also reported on their own.
@@ -96,15 +97,18 @@ def rank(library: Library, agent: Agent, question: str, mode: str, corpus: str |
     return ranking(hits, doc_of)[:k], corpus
 
 
-def make_agent(library: Library, config: Config, mode: str) -> Agent:
-    """The agent whose router (routed mode: the trained one) and re-ranker the modes use."""
-    return Agent(library, AgentConfig.of(config).model_copy(update={"router": "trained"}) if mode == "routed" else AgentConfig.of(config))
+def make_agent(library: Library, config: Config, mode: str, k: int) -> Agent:
+    """The agent whose router (routed mode: the trained one) and re-ranker the modes use. It
+    keeps up to k hits of k * CANDIDATES, as the other modes rank: a ranking of depth k is
+    what is measured, not how much evidence the answer model is shown."""
+    settings = AgentConfig.of(config).model_copy(update={"k": k, "candidates": k * CANDIDATES})
+    return Agent(library, settings.model_copy(update={"router": "trained"}) if mode == "routed" else settings)
 
 
 def run(beir: Beir, config: Config, granularity: str, mode: str, k: int, limit: int | None, workdir: Path) -> dict[str, Any]:
     corpora = text_corpora(config, ("paragraph", "document") if mode == "routed" else (granularity,))
     with indexed(beir, config, corpora, workdir) as (library, stems, ingest_s):
-        agent, ids = make_agent(library, config, mode), beir_ids(stems)
+        agent, ids = make_agent(library, config, mode, k), beir_ids(stems)
         qids = beir.judged()[:limit] if limit else beir.judged()
         rankings, routed, start = {}, {}, time.perf_counter()
         for q in track(qids, description=f"{mode}: {len(qids)} queries"):
@@ -125,7 +129,7 @@ def run_universal(path: Path, config: Config, mode: str, k: int, limit: int | No
         raise ValueError(f"{path}: no query with gold items (gt_texts, gt_images or gt_videos) and a retrieval label")
     qrels = {q.id: dict.fromkeys(q.files, 1) for q in queries}
     with Library(config) as library:
-        agent, mapping = make_agent(library, config, mode), label_corpora(config)
+        agent, mapping = make_agent(library, config, mode, k), label_corpora(config)
         rankings, routed, start = {}, {}, time.perf_counter()
         for q in track(queries, description=f"{mode}: {len(queries)} queries"):
             corpus = next(iter(mapping.get(q.label, ())), None)
@@ -147,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     given.add_argument("--universalrag", type=Path, help="UniversalRAG query file (corpora already ingested)")
     parser.add_argument("--granularity", choices=("paragraph", "document"), default="paragraph")
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--mode", choices=MODES, default="retrieve")
+    parser.add_argument("--mode", choices=MODES, default="rerank")
     parser.add_argument("--split", default="test", help="qrels/<split>.tsv (else qrels.tsv)")
     parser.add_argument("--limit", type=int, help="only the first N judged queries")
     parser.add_argument("--config", type=Path, help="mmrag config (encoders, agent settings)")

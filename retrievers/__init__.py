@@ -5,7 +5,7 @@ from __future__ import annotations
 import chromadb
 
 from rag.core.config import CorpusConfig
-from retrievers.base import Retriever, ScoreScale
+from retrievers.base import Retriever
 
 
 def build_retriever(corpus: CorpusConfig, client: chromadb.api.ClientAPI) -> Retriever:
@@ -18,4 +18,4 @@ def build_retriever(corpus: CorpusConfig, client: chromadb.api.ClientAPI) -> Ret
     return VisualRetriever(corpus, client)
 
 
-__all__ = ["Retriever", "ScoreScale", "build_retriever"]
+__all__ = ["Retriever", "build_retriever"]

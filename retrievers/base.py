@@ -1,14 +1,15 @@
 """The retriever protocol every modality implements, and the storage-backed base they share.
 
 A retriever owns its corpus's storage: ingestion hands it items and asks it what a file's
-stored versions are; nobody else touches the collection. `scale` declares what `Hit.score`
-means, so re-ranking and routing calibrate scores without reading the config.
+stored versions are; nobody else touches the collection. `Hit.score` is a similarity (a
+cosine, or a 0-1 fusion of cosines and BM25) comparable within the corpus, which is what
+re-ranking and routing calibrate against unrelated questions' scores (agents.calibration).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
 import chromadb
 import numpy as np
@@ -17,17 +18,11 @@ from rag.core.config import CorpusConfig
 from rag.core.items import Hit, Item, Query
 from rag.core.store import CorpusIndex, FileState
 
-# "similarity": a cosine (or a weighted sum of cosines) in [-1, 1], comparable within the
-# corpus and calibratable against unrelated questions' best scores (agents.calibration).
-# "rank": reciprocal-rank fusion (~1/60), which orders hits but has no similarity scale.
-ScoreScale = Literal["similarity", "rank"]
-
 
 class Retriever(Protocol):
     """Encodes a corpus's items into storage it alone holds, and searches it."""
 
     corpus: CorpusConfig
-    scale: ScoreScale
 
     def add(self, items: Sequence[Item]) -> None: ...
 
@@ -44,11 +39,8 @@ class StoredRetriever:
     """The storage half of a retriever over one Chroma collection; a modality adds how items
     and queries become vectors (`vectors`, `search`)."""
 
-    def __init__(
-        self, corpus: CorpusConfig, client: chromadb.api.ClientAPI, spec: str, scale: ScoreScale = "similarity"
-    ):
+    def __init__(self, corpus: CorpusConfig, client: chromadb.api.ClientAPI, spec: str):
         self.corpus = corpus
-        self.scale = scale
         self._index = CorpusIndex(client, corpus, spec)
 
     def vectors(self, items: Sequence[Item]) -> np.ndarray:

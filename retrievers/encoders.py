@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from rag.core.config import TextBackend
 from rag.core.items import Query
-from rag.core.models import ModelUnavailable, resolve_model
+from rag.core.models import ModelUnavailable, model_cache, resolve_model
 
 if TYPE_CHECKING:
     from transformers.modeling_outputs import BaseModelOutputWithPooling
@@ -26,20 +27,31 @@ LONG_TEXT_WORDS = 150  # window for long documents; MiniLM truncates at 256 word
 
 
 class TextEncoder:
-    """Sentence-transformers bi-encoder (default all-MiniLM-L6-v2)."""
+    """Sentence-transformers bi-encoder (default all-MiniLM-L6-v2), run by torch or, with
+    backend "onnx-int8", by ONNX Runtime from an int8 export made once from the same folder
+    (retrievers.onnx_text: ~1.5x faster on a 2-core CPU, vectors within cosine ~0.99)."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, backend: TextBackend = "torch"):
         from sentence_transformers import SentenceTransformer
 
-        self.name = name
+        # Another backend's vectors differ slightly: a query embedding the router made with
+        # torch (Query.embeddings, keyed by this name) must not stand in for them.
+        self.name = name if backend == "torch" else f"{name}@{backend}"
         self.model = SentenceTransformer(str(resolve_model(name)), device="cpu")
         dim = self.model.get_embedding_dimension()
         assert dim is not None, f"{name} does not report its embedding size"
         self.dim = dim
+        self.onnx = None
+        if backend == "onnx-int8":
+            from retrievers.onnx_text import OnnxTextModel
+
+            self.onnx = OnnxTextModel(resolve_model(name), model_cache() / "onnx", quantize=True)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.onnx is not None:
+            return self.onnx.encode(list(texts), batch_size)
         vectors = self.model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
@@ -114,8 +126,8 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 @cache
-def text_encoder(name: str) -> TextEncoder:
-    return TextEncoder(name)
+def text_encoder(name: str, backend: TextBackend = "torch") -> TextEncoder:
+    return TextEncoder(name, backend)
 
 
 @cache

@@ -29,9 +29,9 @@ from retrievers.encoders import normalize, text_encoder, visual_encoder
 
 class VisualRetriever(StoredRetriever):
     def __init__(self, corpus: CorpusConfig, client: chromadb.api.ClientAPI):
-        self.text = text_encoder(corpus.encoder.text_model)
+        self.text = text_encoder(corpus.encoder.text_model, corpus.encoder.text_backend)
         self.visual = visual_encoder(corpus.encoder.visual_model)
-        spec = f"text={corpus.encoder.text_model}:{self.text.dim}"
+        spec = f"text={self.text.name}:{self.text.dim}"
         if self.visual:
             spec = f"visual={self.visual.name}:{self.visual.dim}|{spec}"
         super().__init__(corpus, client, spec)

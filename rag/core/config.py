@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -18,6 +18,7 @@ from rag.core.errors import ConfigError
 from rag.core.items import Granularity, Modality
 
 DEFAULT_CONFIG_NAME = "mmrag.toml"
+TextBackend = Literal["torch", "onnx-int8"]
 GRANULARITIES: dict[Modality, tuple[Granularity, ...]] = {
     "text": ("paragraph", "document"),
     "image": ("image",),
@@ -33,9 +34,12 @@ class EncoderConfig(Strict):
     """Which models embed a corpus. `visual_model` is ignored for text corpora."""
 
     text_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    text_backend: TextBackend = "torch"  # "onnx-int8": ONNX Runtime, int8 (retrievers.encoders)
     visual_model: str | None = "openai/clip-vit-base-patch32"
     visual_weight: float = Field(0.8, ge=0.0, le=1.0)
-    bm25: bool = False
+    bm25: bool = True  # text: BM25 fused with the dense cosine (retrievers.text)
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0)  # the cosine's share of the fused score (vs BM25)
+    links: bool = True  # text: title matches and the bridge hop (retrievers.text)
     batch_size: int = Field(64, ge=1)
 
 

@@ -122,9 +122,18 @@ class CorpusIndex:
         got = self.collection.get(include=["metadatas"])
         return {str(m["source"]) for m in got["metadatas"] or []}
 
-    def all_texts(self) -> tuple[list[str], list[str]]:
-        got = self.collection.get(include=["documents"])
-        return list(got["ids"]), list(got["documents"] or [])
+    def texts(self) -> tuple[list[str], list[str], list[str]]:
+        """Every item's id, text and title (what a lexical index is built from)."""
+        got = self.collection.get(include=["documents", "metadatas"])
+        titles = [str(m.get("title", "")) for m in included(got["metadatas"])]
+        return list(got["ids"]), list(included(got["documents"])), titles
+
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these items."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        return dict(zip(got["ids"], np.asarray(included(got["embeddings"]), dtype=np.float32), strict=True))
 
     def get(self, ids: Sequence[str]) -> list[Hit]:
         if not ids:

@@ -4,7 +4,9 @@ one bad file.
 A file is skipped when every target corpus already holds all of its items for its current
 content hash. New items are written before the old version's are deleted, so a crash leaves
 either version findable and the next run completes the work. Loading (parsing, OCR, speech
-recognition) runs a few files ahead of encoding and writing, in its own thread (`ingest_files`).
+recognition) runs ahead of encoding and writing, in its own thread (`ingest_files`); the files
+waiting when the writer is free are encoded together (one encoder call per corpus, not one per
+small file) and, should that fail, written again one by one so a bad file fails alone.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from retrievers import Retriever
 log = logging.getLogger(__name__)
 Status = Literal["ingested", "unchanged", "skipped", "failed", "pruned"]
 STATUSES: tuple[Status, ...] = ("failed", "ingested", "pruned", "skipped", "unchanged")  # display order
-LOAD_AHEAD = 4  # files loaded and waiting for the encoder, at most
+LOAD_AHEAD = 32  # files loaded and waiting for the encoder, at most
 T = TypeVar("T")
 
 
@@ -87,12 +89,13 @@ def ingest_files(
     jobs: Sequence[tuple[Path, Sequence[CorpusConfig]]],
     retrievers: Callable[[str], Retriever],
     config: Config,
-    ahead: int = LOAD_AHEAD,
+    ahead: int | None = None,
 ) -> Iterator[FileOutcome]:
-    """Each job's outcome (`load_file`, then `write_file`), in order. A thread loads files (parsing,
-    OCR, speech recognition) while this one encodes and writes; the queue between them holds
-    at most `ahead` files, so a slow encoder holds the loader back instead of filling memory."""
-    queue_: queue.Queue[Loaded | FileOutcome | BaseException | None] = queue.Queue(maxsize=ahead)
+    """Each job's outcome (`load_file`, then `write_files`), in order. A thread loads files (parsing,
+    OCR, speech recognition) while this one encodes and writes what has been loaded; the queue
+    between them holds at most `ahead` files, so a slow encoder holds the loader back instead
+    of filling memory."""
+    queue_: queue.Queue[Loaded | FileOutcome | BaseException | None] = queue.Queue(maxsize=ahead or LOAD_AHEAD)
     stop = threading.Event()
 
     def offer(value: Loaded | FileOutcome | BaseException | None) -> bool:
@@ -116,10 +119,24 @@ def ingest_files(
     loader = threading.Thread(target=produce, name="ingest-loader", daemon=True)
     loader.start()
     try:
-        while (loaded := queue_.get()) is not None:
-            if isinstance(loaded, BaseException):
-                raise loaded
-            yield loaded if isinstance(loaded, FileOutcome) else write_file(loaded, retrievers)
+        done = False
+        while not done:
+            ready = [queue_.get()]
+            while ready[-1] is not None and not isinstance(ready[-1], BaseException) and not queue_.empty():
+                ready.append(queue_.get())
+            done = ready[-1] is None
+            batch: list[Loaded] = []
+            for loaded in ready:
+                if isinstance(loaded, Loaded):
+                    batch.append(loaded)
+                    continue
+                yield from write_files(batch, retrievers)
+                batch = []
+                if isinstance(loaded, BaseException):
+                    raise loaded
+                if isinstance(loaded, FileOutcome):
+                    yield loaded
+            yield from write_files(batch, retrievers)
     finally:
         stop.set()
         loader.join()
@@ -148,6 +165,33 @@ def load_file(
         return Loaded(source, sha, {c.name: items.get(c.granularity, []) for c in todo}, ctx.notes)
 
     return _guarded(source, load)
+
+
+def write_files(batch: Sequence[Loaded], retrievers: Callable[[str], Retriever]) -> list[FileOutcome]:
+    """Writes several loaded files with one `add` per corpus; if that fails, file by file."""
+    if len(batch) <= 1 or any(not items for loaded in batch for items in loaded.items.values()):
+        return [write_file(loaded, retrievers) for loaded in batch]
+    try:
+        for name in dict.fromkeys(name for loaded in batch for name in loaded.items):
+            retrievers(name).add([i for loaded in batch for i in _stamped(loaded.items.get(name, []), loaded.sha)])
+        for loaded in batch:
+            for name in loaded.items:
+                retrievers(name).remove(loaded.source, keep_sha=loaded.sha)
+    except Exception:
+        log.debug("batched write failed; writing file by file", exc_info=True)
+        return [write_file(loaded, retrievers) for loaded in batch]
+    return [
+        FileOutcome(loaded.source, "ingested", "; ".join(loaded.notes), {n: len(i) for n, i in loaded.items.items()})
+        for loaded in batch
+    ]
+
+
+def _stamped(items: list[Item], sha: str) -> list[Item]:
+    """A file's items for one corpus, marked with its version and their count (how
+    `versions` tells a complete file from one a crash cut short)."""
+    for item in items:
+        item.metadata.update(sha=sha, n_items=len(items))
+    return items
 
 
 def write_file(loaded: Loaded, retrievers: Callable[[str], Retriever]) -> FileOutcome:
@@ -181,9 +225,7 @@ def _complete(retriever: Retriever, source: str, sha: str) -> bool:
 def _write(retriever: Retriever, items: list[Item], source: str, sha: str) -> int:
     if not items:
         raise LoadError(f"no {retriever.corpus.granularity} items could be made from the file")
-    for item in items:
-        item.metadata.update(sha=sha, n_items=len(items))
-    retriever.add(items)
+    retriever.add(_stamped(items, sha))
     retriever.remove(source, keep_sha=sha)
     return len(items)
 

@@ -63,28 +63,28 @@ def test_scores_are_calibrated_per_corpus(sample_library) -> None:
         values = calibrate(corpus, raw)
         assert values == sorted(values) and all(0.0 < v < 1.0 for v in values)
         median, _ = calibrate.null(corpus)
-        assert calibrate(corpus, [median])[0] < 0.2  # an unrelated question's best match
+        assert calibrate(corpus, [median])[0] < 0.3  # an unrelated question's best match: sigmoid(-1)
     # Same raw cosine, different meaning: short clip transcripts score lower on everything.
     assert calibrate("video-clip", [0.3])[0] > calibrate("text-paragraph", [0.3])[0]
     lava = "What happens when lava reaches the sea?"
     clip_top = sample_library.search(lava, corpus="video-clip", k=1)[0]
     image_top = sample_library.search(lava, corpus="image", k=1)[0]
-    assert (
-        calibrate("video-clip", [clip_top.score])[0]
-        > 0.9
-        > 0.5
-        > calibrate("image", [image_top.score])[0]
-    )
+    # The clip shows it; the best image (Greek coins from Pompeii) is only near the topic.
+    assert calibrate("video-clip", [clip_top.score])[0] > 0.9 > 0.6 > calibrate("image", [image_top.score])[0]
 
 
 def test_signals_without_a_cross_encoder(reranker: Reranker, salt_hits: list) -> None:
-    for s in reranker.score(SALT, salt_hits):
-        assert set(s.signals) == {
-            "retriever",
-            "calibrated",
-            "sentence",
-        }  # the embedded model reads text
-        assert s.relevance == pytest.approx((s.signals["calibrated"] + s.signals["sentence"]) / 2)
+    """Text hits are judged by their calibrated hybrid score; images and clips, which the
+    embedded (text-only) model reads as descriptors, also by their best descriptor sentence."""
+    scored = reranker.score(SALT, salt_hits)
+    assert {s.hit.modality for s in scored} >= {"text", "image"}
+    for s in scored:
+        if s.hit.modality == "text":
+            assert set(s.signals) == {"retriever", "calibrated"}
+            assert s.relevance == pytest.approx(s.signals["calibrated"])
+        else:
+            assert set(s.signals) == {"retriever", "calibrated", "sentence"}
+            assert s.relevance == pytest.approx((s.signals["calibrated"] + s.signals["sentence"]) / 2)
 
 
 @pytest.fixture(scope="module")
@@ -113,28 +113,11 @@ def test_cross_encoder_scores_text_hits_random_weights(
     for s in reranker.score(SALT, salt_hits):
         if s.hit.modality == "text":
             assert 0.0 <= s.signals["cross_encoder"] <= 1.0
-            expected = (
-                s.signals["calibrated"] + s.signals["sentence"] + s.signals["cross_encoder"]
-            ) / 3
+            expected = (s.signals["calibrated"] + s.signals["cross_encoder"]) / 2
         else:
             assert "cross_encoder" not in s.signals
             expected = (s.signals["calibrated"] + s.signals["sentence"]) / 2
         assert s.relevance == pytest.approx(expected)
-
-
-def test_rank_fused_scores_are_not_calibrated(sample_library) -> None:
-    """With bm25 = true a text corpus scores by reciprocal-rank fusion (no similarity scale):
-    its hits are judged by the sentence signal alone."""
-    from rag.library import Library
-
-    corpora = [c.model_copy(update={"encoder": c.encoder.model_copy(update={"bm25": True})}) if c.name == "text-paragraph" else c
-               for c in sample_library.config.corpora]
-    library = Library(sample_library.config.model_copy(update={"corpora": corpora}))
-    hits = library.search(SALT, corpus="text-paragraph", k=5)
-    assert max(h.score for h in hits) < 0.05  # RRF scores, not cosines
-    scored = Reranker(library, AgentConfig()).rerank(SALT, hits, k=3)
-    assert all(set(s.signals) == {"retriever", "sentence"} for s in scored.kept + scored.dropped)
-    assert Path(scored.kept[0].hit.source).name == "pasta_guide.html"
 
 
 @pytest.mark.server

@@ -49,7 +49,11 @@ def multihop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiHop]:
     items, extra = build(QUESTIONS)
     write(root / "beir", items, extra)
     beir, config = Beir.load(root / "beir"), Config()
-    with indexed(beir, config, text_corpora(config, ("paragraph",)), root / "work") as (library, stems, _):
+    # Title links off: the retriever's own bridge hop would find every target (see
+    # tests/retrievers/test_lexicon.py); this is the agent's hop, for text without titles.
+    (corpus,) = text_corpora(config, ("paragraph",))
+    corpus = corpus.model_copy(update={"encoder": corpus.encoder.model_copy(update={"links": False})})
+    with indexed(beir, config, [corpus], root / "work") as (library, stems, _):
         yield MultiHop(library, beir, stems)
 
 

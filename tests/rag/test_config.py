@@ -19,12 +19,12 @@ def test_toml_file_found_in_cwd_or_env_with_relative_paths(tmp_path: Path, monke
     (tmp_path / "cfg").mkdir()
     (tmp_path / "cfg" / "mmrag.toml").write_text(
         'data_dir = "data"\n[[corpora]]\nname = "notes"\nmodality = "text"\ngranularity = "paragraph"\n'
-        'sources = ["docs"]\n[corpora.encoder]\nbm25 = true\n'
+        'sources = ["docs"]\n[corpora.encoder]\nbm25 = false\n'
     )
     monkeypatch.chdir(tmp_path / "cfg")
     config = load_config()
     assert [c.name for c in config.corpora] == ["notes"]
-    assert config.corpora[0].encoder.bm25 is True
+    assert config.corpora[0].encoder.bm25 is False
     assert config.corpora[0].sources == [tmp_path / "cfg" / "docs"]
     assert config.data_dir == tmp_path / "cfg" / "data"
     monkeypatch.chdir(tmp_path)

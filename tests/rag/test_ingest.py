@@ -110,8 +110,9 @@ def test_corpus_option_restricts_ingest(library: Library, docs: Path) -> None:
 
 
 def test_loading_runs_ahead_of_writing_within_a_bounded_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Back-pressure: with a slow writer, the loader gets ahead by at most the file being
-    written + the queue's size + the file in the loader's hands, and outcomes keep their order."""
+    """Back-pressure: with a slow writer, the loader gets ahead by at most the files being
+    written (a batch: what was waiting) + the queue's size + the file in the loader's hands,
+    and outcomes keep their order."""
     import threading
     import time
 
@@ -119,11 +120,11 @@ def test_loading_runs_ahead_of_writing_within_a_bounded_queue(tmp_path: Path, mo
 
     docs = tmp_path / "many"
     docs.mkdir()
-    for i in range(12):
+    for i in range(16):
         (docs / f"note{i:02d}.txt").write_text(f"Note number {i} is about topic {i * 7}.", encoding="utf-8")
     counts = {"loaded": 0, "written": 0, "lead": 0}
     lock = threading.Lock()
-    real_load, real_write = ingest.load_file, ingest.write_file
+    real_load, real_write = ingest.load_file, ingest.write_files
 
     def load(*args, **kwargs):
         result = real_load(*args, **kwargs)
@@ -131,17 +132,46 @@ def test_loading_runs_ahead_of_writing_within_a_bounded_queue(tmp_path: Path, mo
             counts["loaded"] += 1
         return result
 
-    def slow_write(loaded, retrievers):
+    def slow_write(batch, retrievers):
         time.sleep(0.2)
         with lock:
             counts["lead"] = max(counts["lead"], counts["loaded"] - counts["written"])
-            counts["written"] += 1
-        return real_write(loaded, retrievers)
+            counts["written"] += len(batch)
+        return real_write(batch, retrievers)
 
     monkeypatch.setattr(ingest, "load_file", load)
-    monkeypatch.setattr(ingest, "write_file", slow_write)
+    monkeypatch.setattr(ingest, "write_files", slow_write)
+    monkeypatch.setattr(ingest, "LOAD_AHEAD", 3)
     library = Library(Config(data_dir=tmp_path / "data"))
     report = library.ingest([docs], corpus="text-paragraph", progress=False)
-    assert [Path(o.path).name for o in report.outcomes] == [f"note{i:02d}.txt" for i in range(12)]
-    assert all(o.status == "ingested" for o in report.outcomes) and counts["written"] == 12
-    assert ingest.LOAD_AHEAD < counts["lead"] <= ingest.LOAD_AHEAD + 2  # ran ahead, but no further
+    assert [Path(o.path).name for o in report.outcomes] == [f"note{i:02d}.txt" for i in range(16)]
+    assert all(o.status == "ingested" for o in report.outcomes) and counts["written"] == 16
+    assert 3 < counts["lead"] <= 2 * 3 + 2  # ran ahead, but no further
+
+
+def test_small_files_are_encoded_together_and_a_bad_one_fails_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files waiting for the writer go to the encoder in one call; when that call fails, the
+    files are written one by one, so only the file that breaks the encoder fails."""
+    from retrievers.text import TextRetriever
+
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for i in range(40):
+        (docs / f"note{i:02d}.txt").write_text(f"Note number {i} is about topic {i * 7}.", encoding="utf-8")
+    (docs / "note17.txt").write_text("POISON: this note breaks the encoder.", encoding="utf-8")
+    calls: list[int] = []
+    real_vectors = TextRetriever.vectors
+
+    def vectors(self, items):
+        calls.append(len(items))
+        if any("POISON" in i.text for i in items):
+            raise RuntimeError("the encoder choked")
+        return real_vectors(self, items)
+
+    monkeypatch.setattr(TextRetriever, "vectors", vectors)
+    library = Library(Config(data_dir=tmp_path / "data"))
+    report = library.ingest([docs], corpus="text-paragraph", progress=False)
+    failed = report.by_status("failed")
+    assert [Path(o.path).name for o in failed] == ["note17.txt"] and "the encoder choked" in failed[0].reason
+    assert len(report.by_status("ingested")) == 39 and library.counts()["text-paragraph"] == 39
+    assert max(calls) > 1  # some files were encoded together
