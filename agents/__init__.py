@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agents.agent import Agent
     from agents.config import AgentConfig
-    from agents.state import AgentAnswer
+    from agents.conversation import Conversation
+    from agents.state import AgentAnswer, Turn
 
-__all__ = ["Agent", "AgentAnswer", "AgentConfig"]
-_WHERE = {"Agent": "agents.agent", "AgentAnswer": "agents.state", "AgentConfig": "agents.config"}
+__all__ = ["Agent", "AgentAnswer", "AgentConfig", "Conversation", "Turn"]
+_WHERE = {"Agent": "agents.agent", "AgentAnswer": "agents.state", "AgentConfig": "agents.config",
+          "Conversation": "agents.conversation", "Turn": "agents.state"}
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,8 @@ with Agent.from_config() as agent:            # ./mmrag.toml ([agent] table), or
     answer.verdicts                           # reflection, one per round
     for event in agent.stream("..."):         # route, hits, rerank, token..., reflection, final
         ...
+    conv = agent.conversation()               # follow-ups: conv.ask("and in the video?")
+    agent.ask("and how long?", history=[Turn("How much salt...?", "About 10 g per litre.")])
 answer = await agent.aask("...")              # async twins: aask, astream
 """
 
@@ -22,13 +24,14 @@ from typing import Any
 
 from agents.calibration import Calibrator
 from agents.config import AgentConfig
+from agents.conversation import Conversation
 from agents.evidence import Prober
 from agents.graph import build_graph
 from agents.nodes import Deps
 from agents.reflect import Reflector
 from agents.rerank import Reranker
 from agents.router import LLMRouter, ProbabilisticRouter, Router, load_trained
-from agents.state import AgentAnswer, AgentState, Event, FinalEvent, Label
+from agents.state import AgentAnswer, AgentState, Event, FinalEvent, Label, Turn
 from rag.core.config import ConfigError, load_config
 from rag.generation.generator import Generator
 from rag.library import Library
@@ -54,7 +57,7 @@ class Agent:
         self.calibrator = Calibrator(library)
         self.reranker = Reranker(library, self.config, self.calibrator, helper=self.helper)
         self.reflector = Reflector(self.config, self.helper)
-        self.deps = Deps(library, self.config, self.router, self.reranker, self.reflector, self.helper)
+        self.deps = Deps(library, self.config, self.router, self.reranker, self.reflector, self.helper, self.condense_method)
         self.graph = build_graph()
 
     @classmethod
@@ -85,10 +88,24 @@ class Agent:
             return self._router
 
     @property
+    def served(self) -> bool:
+        """Whether the helper calls go to a served model (not the embedded 135M one)."""
+        return self.config.helper is not None or bool(self.library.config.generator.base_url)
+
+    @property
     def trusts_llm_router(self) -> bool:
         """Whether the hybrid router may hand uncertain questions to the LLM (`llm_router`)."""
-        served = self.config.helper is not None or bool(self.library.config.generator.base_url)
-        return {"on": True, "off": False, "auto": served}[self.config.llm_router]
+        return {"on": True, "off": False, "auto": self.served}[self.config.llm_router]
+
+    @property
+    def condense_method(self) -> str:
+        """How follow-ups are made standalone: `condense`, with auto = llm for a served model."""
+        method = self.config.condense
+        return ("llm" if self.served else "rules") if method == "auto" else method
+
+    def conversation(self, turns: Sequence[Turn] = ()) -> Conversation:
+        """A conversation over this agent: follow-ups are read in the light of earlier turns."""
+        return Conversation(self, turns)
 
     def helper(self) -> Generator:
         """The model for routing, relevance and reflection calls: `[agent.helper]` when set
@@ -117,14 +134,17 @@ class Agent:
         image: str | Path | None = None,
         *,
         route: Label | Sequence[Label] | None = None,
+        history: Sequence[Turn] = (),
     ) -> Iterator[Event]:
-        """Typed events as the graph runs: route, hits, rerank, token..., reflection (again
-        for each further round), final. `route` forces the first route (a label, or labels in
-        the order to try them)."""
+        """Typed events as the graph runs: condense (a follow-up), route, hits, rerank,
+        token..., reflection (again for each further round), final. `route` forces the first
+        route (a label, or labels in the order to try them); `history`: the conversation's
+        earlier turns, oldest first."""
         if not question.strip():
             raise ValueError("the agent needs a question")
         state: AgentState = {
             "question": question,
+            "history": list(history),
             "image": str(image) if image else None,
             "started": time.perf_counter(),
             "forced": labels_of(route),
@@ -136,7 +156,7 @@ class Agent:
             "verdicts": [],
             "steps": [],
         }
-        limit = 6 * (self.config.reflection_rounds + 2) + 5
+        limit = 6 * (self.config.reflection_rounds + 2) + 6
         yield from self.graph.stream(state, stream_mode="custom", config={"recursion_limit": limit}, context=self.deps)
 
     def ask(
@@ -145,9 +165,10 @@ class Agent:
         image: str | Path | None = None,
         *,
         route: Label | Sequence[Label] | None = None,
+        history: Sequence[Turn] = (),
     ) -> AgentAnswer:
         """The final answer with its route, kept/dropped evidence, verdicts and timings."""
-        for event in self.stream(question, image, route=route):
+        for event in self.stream(question, image, route=route, history=history):
             if isinstance(event, FinalEvent):
                 return event.answer
         raise RuntimeError("the agent's graph ended without an answer")
@@ -158,8 +179,9 @@ class Agent:
         image: str | Path | None = None,
         *,
         route: Label | Sequence[Label] | None = None,
+        history: Sequence[Turn] = (),
     ) -> AgentAnswer:
-        return await asyncio.to_thread(self.ask, question, image, route=route)
+        return await asyncio.to_thread(self.ask, question, image, route=route, history=history)
 
     async def astream(
         self,
@@ -167,6 +189,7 @@ class Agent:
         image: str | Path | None = None,
         *,
         route: Label | Sequence[Label] | None = None,
+        history: Sequence[Turn] = (),
     ) -> AsyncIterator[Event]:
         """`stream` run in a worker thread, its events handed over as they come."""
         loop = asyncio.get_running_loop()
@@ -175,7 +198,7 @@ class Agent:
 
         def run() -> None:
             try:
-                for event in self.stream(question, image, route=route):
+                for event in self.stream(question, image, route=route, history=history):
                     loop.call_soon_threadsafe(queue.put_nowait, event)
             except Exception as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
                 loop.call_soon_threadsafe(queue.put_nowait, exc)

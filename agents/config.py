@@ -52,6 +52,16 @@ class AgentConfig(Strict):
     # A (smaller) served model for the routing, relevance and reflection calls; unset: the
     # answer model. Its base_url is required.
     helper: GeneratorConfig | None = None
+    # Follow-ups in a conversation are made standalone before routing (agents.condense):
+    # rules (deterministic), llm (the helper model rewrites, checked; the rules when it fails),
+    # off, or auto = llm for a served model (base_url or [agent.helper]), rules for the
+    # embedded 135M one (measured: it rewrites worse than the rules).
+    condense: Literal["auto", "rules", "llm", "off"] = "auto"
+    condense_max_tokens: int = Field(48, ge=1)
+    condense_turns: int = Field(3, ge=1)  # earlier turns the LLM rewrite reads
+    # A follow-up leaning on the previous turn and naming no modality stays with its route:
+    # that route's odds are multiplied by this before the decision (1: no stickiness).
+    follow_up_odds: float = Field(3.0, ge=1.0)
     router_max_tokens: int = Field(8, ge=1)
     direct_max_tokens: int = Field(96, ge=1)  # the `no` route: the model answers alone
 

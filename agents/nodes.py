@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from agents.condense import condense as condense_question
 from agents.config import AgentConfig
 from agents.reflect import Reflector, caveat
 from agents.rerank import Reranker
@@ -25,6 +26,8 @@ from agents.router import Router, corpora_for, forced_decision, label_corpora, u
 from agents.state import (
     AgentAnswer,
     AgentState,
+    Condensed,
+    CondenseEvent,
     FinalEvent,
     HitsEvent,
     Label,
@@ -38,12 +41,13 @@ from agents.state import (
     Step,
     TokenEvent,
 )
-from rag.core.errors import GeneratorError
+from rag.core.errors import GeneratorError, ServerError
 from rag.core.items import Hit, Query
 from rag.core.prompts import prompt
 from rag.generation.answer import Answer, answer_stream
 from rag.generation.generator import Generator
 from rag.generation.grounding import NO_ANSWER
+from rag.generation.messages import Exchange, history_messages
 from rag.library import Library
 
 
@@ -57,6 +61,7 @@ class Deps:
     reranker: Reranker
     reflector: Reflector
     helper: Callable[[], Generator]  # the model for routing, relevance and rewrite calls
+    condense: str = "rules"  # how follow-ups are made standalone: rules | llm | off
 
     def mapping(self) -> dict[Label, tuple[str, ...]]:
         """Router labels -> the configured corpora (holding items) they search."""
@@ -68,6 +73,23 @@ def _timed(name: str, round_: int, steps: list[Step]) -> Iterator[None]:
     start = time.perf_counter()
     yield
     steps.append(Step(name, round_, time.perf_counter() - start))
+
+
+def condense(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """A follow-up made standalone (agents.condense); a first question passes unchanged."""
+    deps = runtime.context
+    history = state.get("history", [])
+    if not history:
+        return {"condensed": Condensed(state["question"], state["question"], "none")}
+    helper = None
+    if deps.condense == "llm":
+        with suppress(GeneratorError, ServerError):  # no model: the rules stand in
+            helper = deps.helper()
+    recent = history[-deps.config.condense_turns:]
+    condensed = condense_question(state["question"], recent, deps.condense, helper, deps.config.condense_max_tokens)
+    runtime.stream_writer(CondenseEvent(condensed))
+    step = Step("condense", 0, condensed.seconds)
+    return {"condensed": condensed, "question": condensed.standalone, "steps": [step]}
 
 
 def route(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -82,7 +104,8 @@ def route(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
                 decision = forced_decision(forced, mapping, deps.config.router)
             else:
                 image = state.get("image")
-                decision = deps.router().decide(state["question"], mapping, Path(image) if image else None)
+                prefer = state["condensed"].prefer if "condensed" in state else ()
+                decision = deps.router().decide(state["question"], mapping, Path(image) if image else None, prefer=prefer)
             labels, corpora = decision.labels, decision.corpora
         else:
             decision = state["decision"]
@@ -134,7 +157,7 @@ def generate(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     with _timed("generate", round_, steps):
         if not state["corpora"]:
             answer = direct_answer(
-                deps, state["question"], lambda piece: write(TokenEvent(piece, round_))
+                deps, state["question"], lambda piece: write(TokenEvent(piece, round_)), exchanges(state)
             )
         elif not (reranked := state.get("reranked")) or not reranked.kept:
             note = "No retrieved evidence cleared the re-ranker's threshold; the model was not asked."
@@ -149,6 +172,7 @@ def generate(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
                 reranked.hits,
                 {},
                 deps.library.text_encoder(),
+                history=exchanges(state),
             )
             for piece in stream:
                 if isinstance(piece, str):
@@ -270,11 +294,18 @@ def content_match(
     return label_of[corpus], corpus, found[corpus]
 
 
-def direct_answer(deps: Deps, question: str, on_piece: Callable[[str], None]) -> Answer:
+def exchanges(state: AgentState) -> list[Exchange]:
+    """The conversation's earlier turns as (question, answer) for the answer prompt."""
+    return [(t.question, t.answer) for t in state.get("history", [])]
+
+
+def direct_answer(deps: Deps, question: str, on_piece: Callable[[str], None], history: Sequence[Exchange] = ()) -> Answer:
     """The `no` route: the model answers alone, with no evidence (nothing to ground)."""
     generator = deps.library.generator()
+    earlier = history_messages(history, generator.settings.history_tokens)
     messages = [
         {"role": "system", "content": prompt("agents", "direct_answer")},
+        *earlier,
         {"role": "user", "content": question},
     ]
     timings: dict[str, float] = {}
@@ -351,6 +382,8 @@ def compose(state: AgentState) -> AgentAnswer:
         draft=answer.draft,
         grounding=answer.grounding,
         route=state["decision"],
+        condensed=state.get("condensed"),
+        labels=chosen.labels,
         kept=reranked.kept if reranked else [],
         dropped=reranked.dropped if reranked else [],
         verdicts=state.get("verdicts", []),

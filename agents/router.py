@@ -172,6 +172,17 @@ def fuse(
     return {label: math.exp(v - top) / total for label, v in scores.items()}
 
 
+def stick(probabilities: Mapping[str, float], preferred: Sequence[str], odds: float) -> tuple[dict[str, float], str]:
+    """A follow-up's prior: the preferred labels' (the previous turn's route) odds multiplied
+    by `odds`, renormalised, and the reason; the probabilities unchanged when none applies."""
+    shown = [label for label in preferred if label in probabilities]
+    if not shown or odds == 1.0:
+        return dict(probabilities), ""
+    moved = {label: p * (odds if label in shown else 1.0) for label, p in probabilities.items()}
+    total = sum(moved.values()) or 1.0
+    return {label: p / total for label, p in moved.items()}, f"follow-up: {'+'.join(shown)} preferred (odds x{odds:g})"
+
+
 def overrule_no(probabilities: Mapping[str, float], evidence: Mapping[str, float], ceiling: float) -> tuple[dict[str, float], str]:
     """`no` is never a blind guess: when it is the best label but some corpus holds a match
     at least `ceiling` probable, `no` is dropped (the rest renormalised) and the reason says
@@ -279,16 +290,22 @@ class Router:
         return self.prober(question, corpora, embeddings, image)
 
     def decide(
-        self, question: str, mapping: Mapping[Label, tuple[str, ...]], image: Path | None = None, use_llm: bool = True
+        self,
+        question: str,
+        mapping: Mapping[Label, tuple[str, ...]],
+        image: Path | None = None,
+        use_llm: bool = True,
+        prefer: Sequence[Label] = (),
     ) -> RouteDecision:
         """The route. When the LLM router fails (server down, timed out, refused), the
         trained decision stands, with the failure in its reason. `use_llm=False`: never ask
-        the LLM (e.g. search-only when no generator is reachable)."""
+        the LLM (e.g. search-only when no generator is reachable). `prefer`: a follow-up's
+        previous route, whose odds grow by `follow_up_odds` (`stick`)."""
         mode, margin = self.config.router, self.config.multi_route_margin
         trained = None
         if self.trained is not None:
             route, embeddings = self.trained.route_and_embed(question)
-            trained = self.fused(question, mapping, dict(route), embeddings, image)
+            trained = self.fused(question, mapping, dict(route), embeddings, image, prefer)
             top = trained.probabilities[trained.label]
             unsure = top <= self.config.confidence
             if not use_llm or self.llm is None or mode == "trained" or (mode == "hybrid" and not (unsure and self.trust_llm)):
@@ -320,18 +337,21 @@ class Router:
         intent: Mapping[str, float],
         embeddings: Mapping[str, np.ndarray],
         image: Path | None = None,
+        prefer: Sequence[Label] = (),
     ) -> RouteDecision:
-        """The trained decision: intent probabilities moved by the evidence probes (`fuse`),
-        `no` overruled when a corpus holds a confident match, the top two searched when the
-        result is unsure."""
+        """The trained decision: intent probabilities moved by the evidence probes (`fuse`)
+        and a follow-up's prior (`stick`), `no` overruled when a corpus holds a confident
+        match, the top two searched when the result is unsure."""
         available = restrict(intent, list(mapping))
         evidence = self.probe(question, mapping, embeddings, image)
         probs = fuse(available, evidence, mapping, self.config.evidence_weight) if evidence else available
+        probs, follow = stick(probs, prefer, self.config.follow_up_odds)
         probs, why = overrule_no(probs, evidence, self.config.no_evidence_max)
         moved = max(available, key=available.__getitem__)
         now = max(probs, key=probs.__getitem__)
         if not why and now != moved:
             why = f"evidence moved the route from {moved} ({available[moved]:.2f}) to {now}"
+        why = "; ".join(x for x in (follow, why) if x)
         unsure = probs[now] <= self.config.confidence
         return decide(probs, mapping, self.config.multi_route_margin, "trained", self.config.router, reason=why,
                       evidence=evidence, intent=available, unsure=unsure)

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from agents.labels import Label
 from rag.core.items import Hit
@@ -13,6 +14,51 @@ from rag.generation.answer import Answer
 
 DecidedBy = Literal["trained", "llm", "forced"]
 Action = Literal["end", "reroute", "widen", "rewrite"]
+CondenseMethod = Literal["none", "rules", "llm"]
+
+
+@dataclass(frozen=True)
+class Condensed:
+    """A follow-up made standalone before routing: what the user typed, the question the
+    agent searched and answered, how (none: a first turn or a self-contained question), why,
+    whether it leaned on the earlier turns, and the route to prefer (the previous turn's, or
+    the cited item's it points at; none when it names where to look)."""
+
+    asked: str
+    standalone: str
+    method: CondenseMethod
+    reason: str = ""
+    dependent: bool = False
+    seconds: float = 0.0
+    prefer: tuple[Label, ...] = ()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One finished exchange of a conversation: the question as typed, the standalone question
+    the agent used, the answer text, its route and the evidence it cited. `Turn(q, a)` is
+    enough for `Agent.ask(..., history=[...])`."""
+
+    question: str
+    answer: str = ""
+    standalone: str = ""
+    labels: tuple[Label, ...] = ()
+    cited: tuple[Hit, ...] = ()
+    method: CondenseMethod = "none"
+
+    @property
+    def asked(self) -> str:
+        """The question the turn settled on: the standalone one when there was one."""
+        return self.standalone or self.question
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.answer, "standalone": self.standalone,
+                "labels": list(self.labels), "cited": [h.to_dict() for h in self.cited], "method": self.method}
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> Turn:
+        return cls(row["question"], row.get("answer", ""), row.get("standalone", ""), tuple(row.get("labels", ())),
+                   tuple(Hit.from_dict(h) for h in row.get("cited", ())), row.get("method", "none"))
 
 
 @dataclass(frozen=True)
@@ -117,14 +163,29 @@ class AgentAnswer(Answer):
     steps: list[Step] = field(default_factory=list)
     rounds: list[Round] = field(default_factory=list)
     searched: list[str] = field(default_factory=list)  # corpora searched, in order
+    condensed: Condensed | None = None  # `question` is its standalone question
+    labels: tuple[Label, ...] = ()  # the route of the round the answer comes from
 
     @property
     def ok(self) -> bool:
         return bool(self.verdicts) and self.verdicts[-1].ok
 
+    def turn(self) -> Turn:
+        """This answer as a conversation turn."""
+        condensed = self.condensed or Condensed(self.question, self.question, "none")
+        standalone = condensed.standalone if condensed.standalone != condensed.asked else ""
+        return Turn(condensed.asked, self.text, standalone, self.labels, tuple(c.hit for c in self.citations), condensed.method)
 
-# Events of Agent.stream, in order: route, hits, rerank, token..., reflection, (again for a
-# re-route, a wider k or a second hop), final. The `no` route skips hits and rerank.
+
+# Events of Agent.stream, in order: condense (a follow-up in a conversation only), route,
+# hits, rerank, token..., reflection, (again for a re-route, a wider k or a second hop),
+# final. The `no` route skips hits and rerank.
+
+
+@dataclass(frozen=True)
+class CondenseEvent:
+    condensed: Condensed
+    kind: Literal["condense"] = "condense"
 
 
 @dataclass(frozen=True)
@@ -173,12 +234,16 @@ class FinalEvent:
     kind: Literal["final"] = "final"
 
 
-Event = RouteEvent | HitsEvent | RerankEvent | TokenEvent | ReflectionEvent | FinalEvent
+Event = CondenseEvent | RouteEvent | HitsEvent | RerankEvent | TokenEvent | ReflectionEvent | FinalEvent
 
 
 def event_line(event: Event) -> str:
     """One line for a step event (route, hits, rerank, reflection): the CLI prints it, the UI's
     status panel shows it."""
+    if event.kind == "condense":
+        c = event.condensed
+        how = f" ({c.method}: {c.reason})" if c.reason else f" ({c.method})"
+        return f"standalone question: {c.standalone}{how}"
     if event.kind == "route":
         d = event.decision
         probs = ", ".join(
@@ -214,7 +279,9 @@ class AgentState(TypedDict, total=False):
     """The graph's one state. Nodes return the keys they change; lists marked with
     operator.add accumulate over rounds."""
 
-    question: str
+    question: str  # the standalone question (the condense step rewrites a follow-up)
+    history: list[Turn]  # the conversation's earlier turns, oldest first
+    condensed: Condensed
     image: str | None
     started: float  # time.perf_counter() when the question came in
     forced: tuple[Label, ...]  # labels the caller forced, in order (empty: the router decides)

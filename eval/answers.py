@@ -6,7 +6,12 @@
 --beir ingests the corpus into a fresh temporary store first (as `eval retrieval` does) and
 takes the qrels as gold evidence. --dataset runs against the configured corpora; each line is
 {question, answer or answers, optional evidence (gold ids: file names, stems or item ids),
-optional choices}. Scores: exact match and token F1 (SQuAD normalisation), ROUGE-L,
+optional choices, optional gt_retrieval (gold route label) and time_reference [start, end]},
+or a conversation {id, turns: [such rows, follow-ups with optional standalone and kind]},
+asked turn by turn in one agent.conversation(). For follow-ups it also reports resolution
+(the standalone question's top k in the gold label's corpora holds a gold item; the same for
+the follow-up as typed), the share routed to the gold label, and the condense step's
+latency; --condense rules|llm|off overrides [agent] condense. Scores: exact match and token F1 (SQuAD normalisation), ROUGE-L,
 multiple-choice accuracy when choices are given, citation precision/recall against gold
 evidence, and faithfulness judged by the configured answer model (P(yes) that the cited
 evidence supports the answer; --no-judge skips it). Also writes OUT-ragas.jsonl (user_input,
@@ -27,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.progress import track
+from rich.progress import Progress
 
 from agents.agent import Agent
 from agents.config import AgentConfig
+from agents.labels import label_name
 from agents.state import AgentAnswer
 from eval import metrics, report
 from eval.beir import Beir, indexed
@@ -41,7 +47,7 @@ from rag.core.items import Hit
 from rag.core.prompts import prompt
 from rag.library import Library
 
-STEPS = ("route", "retrieve", "rerank", "generate", "reflect")
+STEPS = ("condense", "route", "retrieve", "rerank", "generate", "reflect")
 
 
 @dataclass
@@ -51,27 +57,45 @@ class Sample:
     evidence: set[str] = field(default_factory=set)  # gold ids
     choices: list[str] = field(default_factory=list)
     id: str = ""
+    label: str = ""  # gold route label (gt_retrieval), when given
+    seconds: tuple[float, float] | None = None  # a clip's gold moment (time_reference)
+    turn: int = 0  # its place in the conversation (0: the first question)
+    kind: str = ""  # a follow-up's kind, as the dataset names it
 
 
-def load_dataset(path: Path) -> list[Sample]:
-    """A JSONL (or JSON array) of {question, answer(s), evidence?, choices?}."""
+Dialogue = list[Sample]  # a conversation's turns; a plain question is a one-turn one
+
+
+def sample_of(row: dict[str, Any], id: str, turn: int = 0) -> Sample:
+    gold = row.get("answers", row.get("answer", []))
+    label = row.get("gt_retrieval")
+    span = row.get("time_reference")
+    return Sample(row["question"], [gold] if isinstance(gold, str) else [str(a) for a in gold],
+                  set(map(str, row.get("evidence", []))), list(row.get("choices", [])), id,
+                  label_name(label) if label is not None else "", (float(span[0]), float(span[1])) if span else None,
+                  turn, row.get("kind", ""))
+
+
+def load_dataset(path: Path) -> list[Dialogue]:
+    """A JSONL (or JSON array) of questions {question, answer(s), evidence?, choices?,
+    gt_retrieval?, time_reference?} or conversations {id, turns: [questions]}."""
     text = path.read_text(encoding="utf-8")
     rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
-    samples = []
+    dialogues = []
     for i, row in enumerate(rows):
-        gold = row.get("answers", row.get("answer", []))
-        samples.append(Sample(row["question"], [gold] if isinstance(gold, str) else [str(a) for a in gold],
-                              set(map(str, row.get("evidence", []))), list(row.get("choices", [])), str(row.get("id", i))))
-    return samples
+        name = str(row.get("id", i))
+        turns = row.get("turns", [row])
+        dialogues.append([sample_of(t, f"{name}.{n}" if "turns" in row else name, n) for n, t in enumerate(turns)])
+    return dialogues
 
 
-def beir_samples(beir: Beir) -> list[Sample]:
-    return [Sample(beir.queries[q], answers, {d for d, g in beir.qrels.get(q, {}).items() if g > 0}, id=q) for q, answers in beir.answers.items()]
+def beir_samples(beir: Beir) -> list[Dialogue]:
+    return [[Sample(beir.queries[q], answers, {d for d, g in beir.qrels.get(q, {}).items() if g > 0}, id=q)] for q, answers in beir.answers.items()]
 
 
 @contextmanager
-def source(args: argparse.Namespace, config: Config) -> Iterator[tuple[Library, list[Sample], dict[str, str]]]:
-    """The library to ask, the samples, and file stem -> gold id (BEIR) or {} (dataset)."""
+def source(args: argparse.Namespace, config: Config) -> Iterator[tuple[Library, list[Dialogue], dict[str, str]]]:
+    """The library to ask, the dialogues, and file stem -> gold id (BEIR) or {} (dataset)."""
     if args.beir:
         beir = Beir.load(args.beir, args.split)
         if not beir.answers:
@@ -133,25 +157,84 @@ def latency(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return {n: p50_p95([r["steps"][n] for r in rows]) for n in names}
 
 
+def is_gold(hit: Hit, sample: Sample) -> bool:
+    """A hit of a gold item: its file name, stem or id is gold (and a clip overlaps the gold moment)."""
+    named = bool({Path(hit.source).name, Path(hit.source).stem, hit.id} & sample.evidence)
+    if not named or sample.seconds is None or hit.span.start_s is None:
+        return named
+    start, end = sample.seconds
+    return hit.span.start_s < end and (hit.span.end_s or hit.span.start_s) > start
+
+
+def resolves(agent: Agent, question: str, sample: Sample) -> float:
+    """1.0 when `question`'s top k in the gold label's corpora holds a gold item."""
+    corpora = agent.mapping().get(sample.label, ())  # type: ignore[call-overload]
+    hits = [h for c in corpora for h in agent.library.search(question, corpus=c, k=agent.k)]
+    return float(any(is_gold(h, sample) for h in hits))
+
+
+def conversation_scores(agent: Agent, sample: Sample, answer: AgentAnswer) -> dict[str, Any]:
+    """A turn's conversation figures: the standalone question, routing to the gold label and,
+    for a follow-up with gold items, resolution (standalone and as typed)."""
+    condensed = answer.condensed
+    row: dict[str, Any] = {"turn": sample.turn, "kind": sample.kind, "standalone": answer.question,
+                           "condensed_by": condensed.method if condensed else "none"}
+    if sample.label:
+        row["right_corpus"] = float(sample.label in answer.labels)
+    if sample.turn and sample.label and sample.label != "no" and sample.evidence:
+        row["resolution"] = resolves(agent, answer.question, sample)
+        row["resolution_as_typed"] = resolves(agent, sample.question, sample)
+    return row
+
+
 def ragas_row(sample: Sample, answer: AgentAnswer) -> dict[str, Any]:
     """ragas' SingleTurnSample fields."""
     return {"user_input": sample.question, "response": answer.text,
             "retrieved_contexts": [h.text for h in answer.evidence], "reference": sample.answers[0] if sample.answers else ""}
 
 
-def run(agent: Agent, samples: Sequence[Sample], stems: dict[str, str], judge: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def run(agent: Agent, dialogues: Sequence[Dialogue], stems: dict[str, str], judge: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows, ragas = [], []
-    for sample in track(samples, description=f"answering {len(samples)} questions"):
-        answer = agent.ask(sample.question)
-        rows.append(score(sample, answer, stems, faithfulness(agent, answer) if judge else None))
-        ragas.append(ragas_row(sample, answer))
+    questions = sum(len(d) for d in dialogues)
+    with Progress() as progress:
+        task = progress.add_task(f"answering {questions} questions", total=questions)
+        for dialogue in dialogues:
+            conversation = agent.conversation()
+            for sample in dialogue:
+                answer = conversation.ask(sample.question)
+                rows.append(score(sample, answer, stems, faithfulness(agent, answer) if judge else None)
+                            | conversation_scores(agent, sample, answer))
+                ragas.append(ragas_row(sample, answer))
+                progress.advance(task)
     return rows, ragas
 
 
 def summary(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Means of every per-question score present (each over the questions that have it)."""
-    names = ("em", "f1", "rouge_l", "choice_correct", "citation_precision", "citation_recall", "faithfulness", "second_hop")
-    return {n: float(np.mean([r[n] for r in rows if n in r])) for n in names if any(n in r for r in rows)}
+    """Means of every per-question score present (each over the questions that have it), and
+    for conversations the follow-ups' own figures."""
+    names = ("em", "f1", "rouge_l", "choice_correct", "citation_precision", "citation_recall", "faithfulness", "second_hop", "right_corpus")
+    figures = {n: float(np.mean([r[n] for r in rows if n in r])) for n in names if any(n in r for r in rows)}
+    follow = [r for r in rows if r.get("turn")]
+    if follow:
+        figures["follow-ups"] = float(len(follow))
+        for n in ("resolution", "resolution_as_typed", "right_corpus", "f1"):
+            if any(n in r for r in follow):
+                figures[f"follow-up {n}"] = float(np.mean([r[n] for r in follow if n in r]))
+        condense = p50_p95([r["steps"]["condense"] for r in follow])
+        figures |= {"follow-up condense p50_s": condense["p50"], "follow-up condense p95_s": condense["p95"]}
+    return figures
+
+
+def by_kind(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Follow-up figures per kind (pronoun, ellipsis, modality_switch, ...)."""
+    kinds = sorted({r["kind"] for r in rows if r.get("turn") and r.get("kind")})
+    out = {}
+    for kind in kinds:
+        group = [r for r in rows if r.get("kind") == kind]
+        out[kind] = {"n": float(len(group))} | {
+            n: float(np.mean([r[n] for r in group if n in r])) for n in ("resolution", "resolution_as_typed", "right_corpus") if any(n in r for r in group)
+        }
+    return out
 
 
 def arguments(description: str) -> argparse.ArgumentParser:
@@ -171,19 +254,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = arguments(__doc__.split("\n\n")[0])
     parser.prog = "mmrag eval answers"
     parser.add_argument("--no-judge", action="store_true", help="skip the LLM faithfulness judge")
+    parser.add_argument("--condense", choices=("rules", "llm", "off"), help="how follow-ups are made standalone (default: [agent] condense)")
     args = parser.parse_args(argv)
     config = load_config(args.config)
-    with source(args, config) as (library, samples, stems):
-        agent = Agent(library, AgentConfig.of(config))
-        rows, ragas = run(agent, samples, stems, judge=not args.no_judge)
+    agent_config = AgentConfig.of(config)
+    if args.condense:
+        agent_config = agent_config.model_copy(update={"condense": args.condense})
+    with source(args, config) as (library, dialogues, stems):
+        agent = Agent(library, agent_config)
+        rows, ragas = run(agent, dialogues, stems, judge=not args.no_judge)
         model = library.generator().model
+        condense = agent.condense_method
     figures = summary(rows)
     steps = latency(rows)
     figures |= {f"latency {n} p50_s": v["p50"] for n, v in steps.items()}
     name = (args.beir or args.dataset).resolve().stem
     out = args.json or Path("eval/results") / f"answers-{name}.json"
-    result = {"command": "answers", "dataset": str(args.beir or args.dataset), "answer_model": model,
-              "meta": report.meta(config), "figures": figures, "latency": steps, "rows": rows}
+    result = {"command": "answers", "dataset": str(args.beir or args.dataset), "answer_model": model, "condense": condense,
+              "meta": report.meta(config), "figures": figures, "latency": steps, "by_kind": by_kind(rows), "rows": rows}
     report.publish(result, out, f"Answers: {name}", f"{len(rows)} questions, answer model `{model}`.", {"latency": report.bar_plot(steps, "seconds")})
     ragas_path = out.with_name(f"{out.stem}-ragas.jsonl")
     ragas_path.write_text("".join(json.dumps(r) + "\n" for r in ragas), encoding="utf-8")

@@ -1,5 +1,5 @@
-"""Per-step latency of the agent: p50/p95 seconds of route, retrieve, rerank, generate,
-reflect and the total, over the questions of a dataset.
+"""Per-step latency of the agent: p50/p95 seconds of condense (follow-ups), route, retrieve,
+rerank, generate, reflect and the total, over the questions of a dataset.
 
     mmrag eval latency --dataset FILE.jsonl | --beir DIR [--limit N] [--json OUT]
 
@@ -25,10 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.prog = "mmrag eval latency"
     args = parser.parse_args(argv)
     config = load_config(args.config)
-    with source(args, config) as (library, samples, stems):
+    with source(args, config) as (library, dialogues, stems):
         agent = Agent(library, AgentConfig.of(config))
-        agent.ask(samples[0].question)  # warm-up: model server start, encoders, calibration
-        rows, _ = run(agent, samples, stems, judge=False)
+        agent.ask(dialogues[0][0].question)  # warm-up: model server start, encoders, calibration
+        rows, _ = run(agent, dialogues, stems, judge=False)
         model = library.generator().model
     steps = latency(rows)
     figures = {f"{n} {q}_s": v[q] for n, v in steps.items() for q in ("p50", "p95")}

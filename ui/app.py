@@ -1,10 +1,12 @@
 """The Streamlit chat: `mmrag ui` (or `streamlit run ui/app.py`). The same config
 ($MMRAG_CONFIG, ./mmrag.toml or the defaults) and the same Agent as the CLI and the API.
 
-Each question runs Agent.stream: its step events fill an st.status panel as they come, its
-tokens stream into the answer, and the checked answer replaces the draft, followed by one
-source card per citation. The sidebar lists the corpora, ingests uploads with a progress bar
-and the per-file report, and holds the session's settings.
+Each browser session holds one agents.conversation.Conversation: a follow-up is made
+standalone before routing, and the status panel shows the standalone question first. Each
+question runs its stream: the step events fill an st.status panel as they come, the tokens
+stream into the answer, and the checked answer replaces the draft, followed by one source
+card per citation. The sidebar starts a new conversation, lists the corpora, ingests uploads
+with a progress bar and the per-file report, and holds the session's settings.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 import streamlit as st
 
 from agents.agent import Agent
+from agents.condense import condense_rules
 from agents.config import AgentConfig
+from agents.conversation import Conversation
 from agents.state import AgentAnswer, Event, event_line
 from rag.core.config import Config, load_config
 from rag.core.errors import GeneratorError, MmragError, ServerError
@@ -86,7 +90,7 @@ def upload_panel(lib: Library) -> None:
     names = ["by file type", *(c.name for c in lib.config.corpora)]
     target = st.sidebar.selectbox("Into corpus", names)
     files = st.sidebar.file_uploader("Files", accept_multiple_files=True, key="uploads")
-    if not st.sidebar.button("Ingest", disabled=not files):
+    if not st.sidebar.button("Ingest", key="ingest", disabled=not files):
         return
     folder = lib.config.data_dir / "uploads"
     paths, refused = [], []
@@ -136,8 +140,9 @@ def show_message(message: dict[str, Any], index: int) -> None:
         source_cards(answer, index)
 
 
-def run_agent(bot: Agent, question: str, image: str | None, index: int) -> dict[str, Any]:
-    """Runs one question, showing steps and streamed text live; returns the turn to keep."""
+def run_agent(conversation: Conversation, question: str, image: str | None, index: int) -> dict[str, Any]:
+    """Runs one question of the conversation, showing steps and streamed text live; returns
+    the turn to keep."""
     steps: list[str] = []
     status = st.status("Routing…", expanded=False)
     draft = st.empty()
@@ -156,7 +161,7 @@ def run_agent(bot: Agent, question: str, image: str | None, index: int) -> dict[
                 status.update(label=label_of(event))
 
     with draft:
-        st.write_stream(tokens(bot.stream(question, image)))
+        st.write_stream(tokens(conversation.stream(question, image)))
     answer = final["answer"]
     summary = summary_of(answer)
     status.update(label=summary, state="complete" if answer.ok or answer.grounding == "model" else "error")
@@ -177,7 +182,7 @@ def lines_of(event: Event) -> list[str]:
 
 
 def label_of(event: Event) -> str:
-    return {"route": "Searching…", "hits": "Re-ranking…", "rerank": "Writing the answer…", "reflection": "Checking the answer…"}.get(event.kind, "Working…")
+    return {"condense": "Reading the follow-up…", "route": "Searching…", "hits": "Re-ranking…", "rerank": "Writing the answer…", "reflection": "Checking the answer…"}.get(event.kind, "Working…")
 
 
 def summary_of(answer: AgentAnswer) -> str:
@@ -188,9 +193,11 @@ def summary_of(answer: AgentAnswer) -> str:
     return f"Route {where} ({by}) · kept {len(answer.kept)} · searched {', '.join(answer.searched) or 'nothing'} · {verdict} · {answer.timings.get('total_s', 0):.1f} s"
 
 
-def search_only(bot: Agent, question: str, image: str | None, problem: str) -> dict[str, Any]:
-    """No generator: the routed corpora's hits, shown as cards, so search keeps working."""
+def search_only(bot: Agent, conversation: Conversation, question: str, image: str | None, problem: str) -> dict[str, Any]:
+    """No generator: the routed corpora's hits for the standalone question (the rules make
+    it), shown as cards, so search keeps working."""
     st.warning(f"{problem} Showing search results only.")
+    question = condense_rules(question, conversation.turns).standalone
     hits = []
     for corpus in routed_corpora(bot, question):
         hits += bot.library.search(question, corpus=corpus, k=bot.k, image=image)
@@ -213,6 +220,8 @@ def routed_corpora(bot: Agent, question: str) -> tuple[str, ...]:
 
 def main() -> None:
     st.set_page_config(page_title="mmrag", page_icon=":mag:", layout="wide")
+    history: list[dict[str, Any]] = st.session_state.setdefault("messages", [])
+    restart = st.sidebar.button("New conversation", key="new_conversation", icon=":material/add_comment:", disabled=not history)
     try:
         config = settings(load_config())
     except MmragError as exc:
@@ -227,7 +236,11 @@ def main() -> None:
     problem = generator_problem(config)
     if problem:
         st.error(f"{problem} Answers are off; search still works.", icon=":material/cloud_off:")
-    history: list[dict[str, Any]] = st.session_state.setdefault("messages", [])
+    conversation: Conversation = st.session_state.setdefault("conversation", bot.conversation())
+    conversation.agent = bot  # the agent of this run's settings; the turns stay
+    if restart:
+        history.clear()
+        conversation.clear()
     for index, message in enumerate(history):
         show_message(message, index)
     prompt = st.chat_input("Ask about your documents, images and videos", accept_file=True, file_type=IMAGE_TYPES)
@@ -248,14 +261,14 @@ def main() -> None:
     show_message(history[-1], len(history) - 1)
     with st.chat_message("assistant"):
         if problem:
-            turn = search_only(bot, question, image, problem)
+            turn = search_only(bot, conversation, question, image, problem)
         else:
             try:
                 with st.spinner("Starting the answer model (the embedded one takes about a minute the first time)…"):
                     bot.library.generator()
-                turn = run_agent(bot, question, image, len(history))
+                turn = run_agent(conversation, question, image, len(history))
             except (GeneratorError, ServerError) as exc:
-                turn = search_only(bot, question, image, str(exc))
+                turn = search_only(bot, conversation, question, image, str(exc))
     history.append(turn)
 
 

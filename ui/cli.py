@@ -1,4 +1,4 @@
-"""The `mmrag` command line: ingest, search, ask, serve, corpora, samples, demo, router, eval."""
+"""The `mmrag` command line: ingest, search, ask, chat, serve, corpora, samples, demo, router, eval."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ EVALS = {
     "routing": "router accuracy, per-label P/R/F1, confusion, latency",
     "retrieval": "Recall@k, nDCG@10, MRR@10, MAP on a BEIR folder",
     "answers": "EM, F1, ROUGE-L, citations, faithfulness of the agent's answers",
+    "conversations": "follow-ups condensed and routed, without answering: resolution, route",
     "latency": "per-step p50/p95 of the agent",
     "compare": "two result files side by side, with deltas",
 }
@@ -115,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stream", action="store_true", help="print the model's text as it arrives")
     p.set_defaults(run=_ask)
 
+    p = add_parser("chat", help="a conversation in the terminal: follow-ups, streamed answers, sources")
+    p.add_argument("--load", type=Path, metavar="FILE", help="continue a conversation saved with /save")
+    p.set_defaults(run=_chat)
+
     p = add_parser("serve", help="run a vLLM OpenAI-compatible server until Ctrl-C")
     p.add_argument("--embedded", action="store_true", help="the offline CPU model instead of serve.model")
     p.set_defaults(run=_serve)
@@ -196,6 +201,18 @@ def _ask(args: argparse.Namespace) -> int:
 
             print_agent(Agent(library).stream(args.question, args.image, route=args.route), args.stream)
     return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from agents.agent import Agent
+    from agents.conversation import Conversation
+    from ui.repl import chat
+
+    with _library(args) as library:
+        with console.status("starting the answer model (first time: about a minute)…"):
+            library.generator()
+        agent = Agent(library)
+        return chat(Conversation.load(args.load, agent) if args.load else agent.conversation())
 
 
 def _router_train(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -70,9 +70,9 @@ def print_answer(events: Iterator[str | Answer], stream: bool) -> Answer:
     return answer
 
 
-def print_agent(events: Iterator[Event], stream: bool) -> AgentAnswer:
-    """The agent's steps as they happen (route, hits, re-rank, reflection), the model's text
-    when streaming, then the checked answer."""
+def print_agent(events: Iterator[Event], stream: bool, steps: Collection[str] | None = None) -> AgentAnswer:
+    """The agent's steps as they happen (condense, route, hits, re-rank, reflection; only the
+    kinds in `steps` when given), the model's text when streaming, then the checked answer."""
     streaming = False
     for event in events:
         if event.kind == "token":
@@ -86,7 +86,8 @@ def print_agent(events: Iterator[Event], stream: bool) -> AgentAnswer:
         if event.kind == "final":
             show_answer(event.answer, stream)
             return event.answer
-        console.print(f"[dim]{escape(event_line(event))}[/dim]", highlight=False)
+        if steps is None or event.kind in steps:
+            console.print(f"[dim]{escape(event_line(event))}[/dim]", highlight=False)
     raise RuntimeError("the agent ended without an answer")
 
 

@@ -114,6 +114,7 @@ class GeneratorConfig(Strict):
     sent_image_side: int = Field(672, ge=64)  # images reach the model downscaled to this
     max_image_bytes: int = Field(4_000_000, ge=10_000)  # all images of one prompt together
     frames_sent_per_clip: int = Field(2, ge=1)  # of the frames stored per clip
+    history_tokens: int = Field(400, ge=0)  # earlier turns of a conversation in the answer prompt
 
 
 class ServeConfig(Strict):
@@ -139,6 +140,7 @@ class EmbeddedConfig(Strict):
     evidence_sentences: int = Field(3, ge=1)  # a 135M model drowns in long evidence
     evidence_k: int = Field(3, ge=1)
     max_tokens: int = Field(128, ge=1)
+    history_tokens: int = Field(200, ge=0)
     extra_body: dict[str, Any] = {"repetition_penalty": 1.1}
     startup_timeout_s: float = Field(300.0, gt=0)
 
@@ -193,6 +195,7 @@ class Config(Strict):
             "evidence_sentences": settings.evidence_sentences or small.evidence_sentences,
             "evidence_k": min(settings.evidence_k, small.evidence_k),
             "max_tokens": min(settings.max_tokens, small.max_tokens),
+            "history_tokens": min(settings.history_tokens, small.history_tokens),
             "extra_body": {**small.extra_body, **settings.extra_body},
             "replicas": [],
         })

@@ -102,3 +102,11 @@ class Hit:
     def snippet(self, width: int = 160) -> str:
         flat = " ".join(self.text.split())
         return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready fields (a saved conversation keeps its cited hits)."""
+        return {**self.__dict__, "span": self.span.to_metadata(), "frames": list(self.frames)}
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> Hit:
+        return cls(**{**row, "span": Span.from_metadata(row.get("span", {})), "frames": tuple(row.get("frames", ()))})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,10 +26,8 @@ from rag.generation.grounding import (
     extractive_answer,
     support,
 )
-from rag.generation.messages import build_messages
+from rag.generation.messages import CITATION, Exchange, build_messages
 from retrievers.encoders import TextEncoder
-
-CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")  # [1], [1, 2], [1;3]: the model's markers
 
 
 def cited_numbers(match: re.Match[str]) -> list[int]:
@@ -96,12 +94,14 @@ def answer_stream(
     timings: dict[str, float],
     encoder: TextEncoder,
     settings: GroundingSettings = DEFAULT_GROUNDING,
+    history: Sequence[Exchange] = (),
 ) -> Iterator[str | Answer]:
-    """Yields the model's draft as it arrives, then the finished, grounded Answer."""
+    """Yields the model's draft as it arrives, then the finished, grounded Answer. `history`:
+    the conversation's earlier turns, for the model to read (they are never evidence)."""
     start = time.perf_counter()
     keep = generator.settings.evidence_sentences
     texts = [compress(h, question, encoder, keep) for h in evidence] if keep else None
-    messages, notes = build_messages(question, evidence, generator.settings, generator.vision, texts)
+    messages, notes = build_messages(question, evidence, generator.settings, generator.vision, texts, history)
     pieces: list[str] = []
     for piece in generator.stream(messages):
         if not pieces:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from rag.core.items import Hit, Span, clock
 from rag.core.prompts import prompt
 
 Message = dict[str, Any]
+Exchange = tuple[str, str]  # an earlier turn of the conversation: (question, answer)
+CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")  # [1], [1, 2], [1;3]: the model's markers
 KIND = {"paragraph": "text passage", "document": "document", "image": "image", "clip": "video clip", "video": "video"}
 
 
@@ -42,10 +45,16 @@ class ImageBudget:
 
 
 def build_messages(
-    question: str, evidence: list[Hit], settings: GeneratorConfig, vision: bool, texts: list[str] | None = None
+    question: str,
+    evidence: list[Hit],
+    settings: GeneratorConfig,
+    vision: bool,
+    texts: list[str] | None = None,
+    history: Sequence[Exchange] = (),
 ) -> tuple[list[Message], list[str]]:
-    """System + user messages for `question` over numbered `evidence` (shown as `texts` when
-    given, e.g. compressed), and notes on what was left out."""
+    """System, earlier turns (`history_messages`) and the user message for `question` over
+    numbered `evidence` (shown as `texts` when given, e.g. compressed), and notes on what
+    was left out."""
     budget = ImageBudget(settings.max_images if vision else 0, settings.max_image_bytes)
     parts: list[dict[str, Any]] = []
     for n, hit in enumerate(evidence, start=1):
@@ -55,8 +64,24 @@ def build_messages(
     head, tail = prompt("rag.generation", "answer_user").split("{evidence}")
     content = [{"type": "text", "text": head}] if head.strip() else []
     content += [*parts, {"type": "text", "text": tail.format(question=question)}]
-    messages: list[Message] = [{"role": "system", "content": prompt("rag.generation", "answer_system")}, {"role": "user", "content": merge_text(content)}]
-    return messages, budget.notes
+    system = {"role": "system", "content": prompt("rag.generation", "answer_system")}
+    turns = history_messages(history, settings.history_tokens)
+    return [system, *turns, {"role": "user", "content": merge_text(content)}], budget.notes
+
+
+def history_messages(history: Sequence[Exchange], budget_tokens: int) -> list[Message]:
+    """Earlier turns as user/assistant messages, newest kept first within `budget_tokens`
+    (estimated at four characters a token; the oldest turns are dropped). Their citation
+    marks are removed: [n] in this turn's answer means this turn's evidence only."""
+    kept: list[Message] = []
+    left = budget_tokens * 4
+    for question, answer in reversed(history):
+        answer = " ".join(CITATION.sub("", answer).split())
+        left -= len(question) + len(answer)
+        if left < 0:
+            break
+        kept[:0] = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    return kept
 
 
 def evidence_parts(

@@ -255,7 +255,7 @@ def test_graph_has_the_real_conditional_edges(sample_library) -> None:
     graph = Agent(sample_library, trained_router=None).graph.get_graph()
     edges = {(e.source, e.target): e.conditional for e in graph.edges}
     assert edges == {
-        ("__start__", "route"): False,
+        ("__start__", "condense"): False, ("condense", "route"): False,
         ("route", "retrieve"): True, ("route", "generate"): True,
         ("retrieve", "rerank"): False, ("rerank", "generate"): False, ("generate", "reflect"): False,
         ("reflect", "route"): True, ("reflect", "retrieve"): True, ("reflect", "finish"): True,

@@ -73,6 +73,22 @@ def test_answers_and_latency_with_the_real_answer_model(answer_library, beir_dir
     ragas = [json.loads(x) for x in out.with_name("answers-ragas.jsonl").read_text().splitlines()]
     assert len(ragas) == 3 and set(ragas[0]) == {"user_input", "response", "retrieved_contexts", "reference"}
     assert (tmp_path / "answers-latency.png").exists()
+    conversation = {"id": "c", "turns": [
+        {"question": "how much salt goes in pasta water", "answer": "about ten grams per litre", "gt_retrieval": "paragraph", "evidence": ["pasta_guide.html"]},
+        {"question": "and how long should it cook?", "kind": "ellipsis", "answer": "until al dente", "gt_retrieval": 1, "evidence": ["pasta_guide.html"]},
+    ]}
+    dataset = tmp_path / "conversations.jsonl"
+    dataset.write_text(json.dumps(conversation) + "\n")
+    samples = tmp_path / "samples.toml"  # the sample corpora, already ingested
+    samples.write_text(f'data_dir = "{answer_library.config.data_dir}"\n[embedded]\nport = {answer_library.config.embedded.port}\n')
+    out = tmp_path / "conversations.json"
+    assert main(["--config", str(samples), "eval", "answers", "--dataset", str(dataset), "--no-judge", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    first, follow_up = result["rows"]
+    assert (first["id"], first["turn"], follow_up["id"], follow_up["turn"]) == ("c.0", 0, "c.1", 1)
+    assert follow_up["condensed_by"] == "rules" and "pasta" in follow_up["standalone"]
+    assert result["figures"]["follow-ups"] == 1 and result["figures"]["follow-up resolution"] == 1.0  # the standalone question finds the guide
+    assert set(result["by_kind"]) == {"ellipsis"} and "follow-up condense p50_s" in result["figures"]
     dataset = tmp_path / "questions.jsonl"
     dataset.write_text("".join(json.dumps({"question": q}) + "\n" for q in ("What causes ocean tides?", "How many strings does a violin have?")))
     out = tmp_path / "latency.json"

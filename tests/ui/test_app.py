@@ -3,6 +3,7 @@ answering through the real embedded vLLM CPU server."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,12 @@ def config_file(tmp_path: Path, data_dir: Path, extra: str = "", port: int | Non
     return path
 
 
+def status_lines(message) -> list[str]:
+    return [t.value for t in message.status[0].text] if message.status else []
+
+
 @pytest.mark.server
-def test_a_question_gets_an_answer_with_citations_and_the_steps(
+def test_a_conversation_gets_answers_with_citations_the_steps_and_standalone_follow_ups(
     answer_library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = answer_library.config
@@ -39,16 +44,29 @@ def test_a_question_gets_an_answer_with_citations_and_the_steps(
     assert not at.exception, at.exception
     user, bot = at.chat_message[0], at.chat_message[1]
     assert user.name == "user" and bot.name == "assistant"
-    steps = [t.value for t in bot.status[0].text] if bot.status else []
+    steps = status_lines(bot)
     assert any(s.startswith("route: paragraph") and "fast router" in s for s in steps), steps
     assert any(s.startswith("retrieve: ") for s in steps) and any(s.startswith("rerank: kept") for s in steps)
     assert any(s.startswith("reflect (round 0)") for s in steps)
+    assert not any(s.startswith("standalone question") for s in steps)  # a first question stands alone
     markdown = " ".join(m.value for m in bot.markdown)
     assert "**Sources**" in markdown and "pasta\\_guide\\.html" in markdown
     assert "(#m1-source-1)" in markdown  # the answer's [1] links to its card
     assert bot.status[0].state == "complete"
-    at.chat_input[0].set_value("What does the cat look like?").run()  # history is kept
-    assert len(at.chat_message) == 4 and at.chat_message[0].text[0].value.startswith("how many grams")
+
+    at.chat_input[0].set_value("and how long should it cook?").run()  # needs the first turn's subject
+    assert not at.exception, at.exception
+    steps = status_lines(at.chat_message[3])
+    assert steps[0].startswith("standalone question: and how long should it cook? (") and "pasta" in steps[0], steps
+    at.chat_input[0].set_value("show me that in the video").run()  # the same subject, in the videos
+    steps = status_lines(at.chat_message[5])
+    assert steps[0].startswith("standalone question: show me that in the video") and "pasta" in steps[0], steps
+    assert any(re.match(r"route: (clip|video)", s) for s in steps), steps
+    assert "pasta\\_cooking\\.mp4" in " ".join(m.value for m in at.chat_message[5].markdown)
+    assert len(at.session_state["conversation"].turns) == 3
+
+    at.button(key="new_conversation").click().run()
+    assert not at.chat_message and not at.session_state["conversation"].turns
 
 
 def test_an_upload_is_ingested_with_a_progress_bar_and_a_report(
@@ -58,7 +76,7 @@ def test_an_upload_is_ingested_with_a_progress_bar_and_a_report(
     text = b"The lighthouse keeper lit the lamp at dusk every evening for forty years."
     files = [("../../lighthouse.txt", text, "text/plain"), ("broken.pdf", b"%PDF-1.4 nonsense", "application/pdf"), ("tool.exe", b"MZ", "application/octet-stream")]
     at.sidebar.file_uploader[0].set_value(files).run()
-    at.sidebar.button[0].click().run()
+    at.button(key="ingest").click().run()
     assert not at.exception, at.exception
     table = at.sidebar.dataframe[-1].value
     outcome = dict(zip(table["file"], table["status"], strict=True))

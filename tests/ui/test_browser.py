@@ -84,13 +84,21 @@ def ask(page, question: str) -> object:
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(question)
     box.press("Enter")
-    page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length >= {before + 2}",
-        timeout=60_000,
-    )
+    try:
+        page.wait_for_function(
+            f"() => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length >= {before + 2}",
+            timeout=60_000,
+        )
+    except Exception:
+        screenshot(page, "ui-question-not-taken")  # what the page showed instead
+        raise
     running = page.get_by_test_id("stStatusWidget")  # Streamlit's "Running..." indicator
     running.wait_for(state="detached", timeout=ANSWER_MS)
-    return page.get_by_test_id("stChatMessage").nth(before + 1)
+    answer = page.get_by_test_id("stChatMessage").nth(before + 1)
+    # the status panel's label becomes the summary ("Route ...") when the run is over; a
+    # question typed before that would stop the run and lose this turn
+    answer.get_by_test_id("stExpander").first.get_by_text(re.compile(r"^Route ")).wait_for(timeout=ANSWER_MS)
+    return answer
 
 
 def screenshot(page, name: str) -> Path:
@@ -101,12 +109,34 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def test_text_question_streams_an_answer_with_a_source_card(page) -> None:
+def status_text(answer) -> str:
+    """The answer's status panel, opened."""
+    panel = answer.get_by_test_id("stExpander").first
+    panel.locator("summary").click()
+    panel.get_by_text("route: ", exact=False).first.wait_for(timeout=30_000)
+    return panel.inner_text()
+
+
+def test_a_conversation_streams_answers_with_source_cards_and_standalone_follow_ups(page) -> None:
     answer = ask(page, "how many grams of salt per litre of pasta water")
     answer.get_by_text("Sources", exact=True).wait_for(timeout=ANSWER_MS)
     assert "pasta_guide.html" in answer.inner_text()
     assert answer.locator("a[href^='#m1-source-']").count() >= 1  # [n] links to its card
     assert screenshot(page, "ui-text-answer").stat().st_size > 10_000
+
+    follow_up = ask(page, "and how long should it cook?")  # needs the first turn's subject
+    steps = " ".join(status_text(follow_up).split())
+    assert re.search(r"standalone question: and how long should it cook\? \([^)]*pasta", steps), steps
+    switched = ask(page, "show me that in the video")  # the same subject, in the videos
+    switched.get_by_text("Sources", exact=True).wait_for(timeout=ANSWER_MS)
+    steps = " ".join(status_text(switched).split())
+    assert "standalone question: show me that in the video" in steps and re.search(r"route: (clip|video)", steps), steps
+    switched.locator("video").first.wait_for(timeout=30_000)  # the clip plays in its source card
+    assert "pasta_cooking.mp4" in switched.inner_text()
+    screenshot(page, "ui-conversation")
+
+    page.get_by_test_id("stSidebar").get_by_role("button", name="New conversation").click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length === 0", timeout=60_000)
 
 
 def test_image_question_shows_the_image_inline(page) -> None:
