@@ -60,7 +60,10 @@ def chat(conversation: Conversation, interactive: bool | None = None) -> int:
             last = None
             console.print("[dim]new conversation[/dim]")
         elif command == "/sources":
-            print_hits([c.hit for c in last.citations] if last else [], "sources of the last answer")
+            if last is None:
+                console.print("[dim]no answer yet[/dim]")
+            else:
+                print_hits([c.hit for c in last.citations], "sources of the last answer")
         elif command == "/save" and rest.strip():
             console.print(f"[dim]saved to {conversation.save(Path(rest.strip()))}[/dim]")
         elif command.startswith("/"):
