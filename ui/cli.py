@@ -95,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="only this corpus")
     p.add_argument("--prune", action="store_true", help="remove items of files that no longer exist")
     p.add_argument("--rebuild", action="store_true", help="empty the target corpora first")
+    p.add_argument(
+        "--describe", action="store_true",
+        help="have the vision model describe the pictures (also those an earlier ingest left without)",
+    )
     p.set_defaults(run=_ingest)
 
     p = add_parser("search", help="ranked hits for a text and/or image query")
@@ -165,7 +169,9 @@ def _library(args: argparse.Namespace):
 def _ingest(args: argparse.Namespace) -> int:
     from ui.terminal import print_report
 
-    report = _library(args).ingest(args.paths, args.corpus, prune_missing=args.prune, rebuild=args.rebuild)
+    report = _library(args).ingest(
+        args.paths, args.corpus, prune_missing=args.prune, rebuild=args.rebuild, describe=args.describe
+    )
     print_report(report)
     return 1 if report.all_failed else 0
 

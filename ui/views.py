@@ -55,10 +55,10 @@ def hit_card(n: int | None, hit: Hit) -> None:
     """A hit's header (number, file, page/section/seconds, corpus) and its content."""
     number = f"**[{n}]** " if n is not None else ""
     st.markdown(f"{number}{plain(Path(hit.source).name)} · {plain(str(hit.span))} · *{plain(hit.corpus)}*")
-    if hit.modality == "image":
-        picture = hit.frames[0] if hit.frames else hit.source
-        if Path(picture).exists():
-            st.image(picture, width=320)
+    if hit.modality in ("image", "text"):  # an image, or the rendered page a paragraph is on
+        picture = hit.frames[0] if hit.frames else hit.source if hit.modality == "image" else ""
+        if picture and Path(picture).exists():
+            st.image(picture, width=320, caption=f"page {hit.span.page}" if hit.modality == "text" else None)
     elif hit.modality == "video" and Path(hit.source).exists():
         start = int(hit.span.start_s or 0)
         end = math.ceil(hit.span.end_s) if hit.span.end_s else None

@@ -19,6 +19,8 @@ from rag.core.items import Granularity, Modality
 
 DEFAULT_CONFIG_NAME = "mmrag.toml"
 TextBackend = Literal["torch", "onnx-int8"]
+PageItems = Literal["visual", "all", "none"]  # visual: pages with pictures, drawings or no text layer
+Describe = Literal["auto", "on", "off"]  # auto: on when the answer model is a served vision model
 GRANULARITIES: dict[Modality, tuple[Granularity, ...]] = {
     "text": ("paragraph", "document"),
     "image": ("image",),
@@ -89,6 +91,13 @@ class IngestConfig(Strict):
     frames_per_clip: int = Field(4, ge=1)  # frames stored per clip
     stored_image_side: int = Field(1024, ge=64)  # images and frames are kept downscaled to this
     ocr: bool = True
+    ocr_min_chars: int = Field(25, ge=0)  # a PDF page with less text layer than this is OCRed
+    render_pages: bool = True  # PDF pages kept as images: shown with citations, sent to a vision model
+    page_items: PageItems = "visual"  # which rendered pages also go to the image corpus
+    figure_min_side: int = Field(100, ge=1)  # pictures in documents smaller than this (px) are left out
+    describe: Describe = "auto"  # descriptions of images, pages and clips by the vision model
+    describe_concurrency: int = Field(4, ge=1)  # requests in flight at once
+    describe_max_tokens: int = Field(96, ge=8)
     asr_model: str | None = "tiny.en"
     max_upload_mb: float = Field(200.0, gt=0)  # the chat's uploads
 

@@ -25,6 +25,7 @@ from rag.core.items import Hit, Item, Span
 log = logging.getLogger(__name__)
 SPEC_KEY = "mmrag_encoder"
 REVISION_KEY = "mmrag_revision"  # changes on every write: caches built from the items key on it
+DESCRIBED = "described"  # item metadata: True once the vision model described it, False while it lacks one
 ITEM_KEYS = ("source", "sha", "n_items", "modality", "granularity", "title", "parent_id", "frames")
 T = TypeVar("T")
 
@@ -49,6 +50,7 @@ class FileState:
     sha: str
     stored: int
     expected: int
+    undescribed: int = 0  # pictures still lacking the vision model's description (rag.library.describe)
 
     @property
     def complete(self) -> bool:
@@ -108,7 +110,7 @@ class CorpusIndex:
             sha, expected = str(meta["sha"]), meta["n_items"]
             assert isinstance(expected, int), "n_items is stored as an int (see rag.library.ingest)"
             old = states.get(sha, FileState(sha, 0, expected))
-            states[sha] = FileState(sha, old.stored + 1, expected)
+            states[sha] = FileState(sha, old.stored + 1, expected, old.undescribed + (meta.get(DESCRIBED) is False))
         return states
 
     def delete_source(self, source: str, keep_sha: str | None = None) -> None:

@@ -87,20 +87,24 @@ def history_messages(history: Sequence[Exchange], budget_tokens: int) -> list[Me
 def evidence_parts(
     n: int, hit: Hit, text: str, settings: GeneratorConfig, vision: bool, budget: ImageBudget
 ) -> list[dict[str, Any]]:
-    """Evidence [n] as message parts: its text block, then (vision) its image or clip frames."""
+    """Evidence [n] as message parts: its text block, then (vision) its image, clip frames or
+    the page it is on."""
     if len(text) > settings.max_evidence_chars:
         text = text[: settings.max_evidence_chars] + " …"
     block = prompt("rag.generation", "evidence_block").format(
         n=n, kind=KIND[hit.granularity], source=Path(hit.source).name, where=str(hit.span), text=text
     )
     parts: list[dict[str, Any]] = [{"type": "text", "text": block}]
-    if not vision or hit.modality == "text":
+    if not vision:
         return parts
     frames = [Path(f) for f in hit.frames]
     if hit.modality == "video":
         frames = _spread(frames, settings.frames_sent_per_clip)
     for frame in frames:
-        label = f"[{n}] frame at {clock(frame_seconds(frame, hit.span))}" if hit.modality == "video" else f"[{n}] image"
+        label = {
+            "video": f"[{n}] frame at {clock(frame_seconds(frame, hit.span))}",
+            "text": f"[{n}] page {hit.span.page}",  # the rendered page a paragraph is on
+        }.get(hit.modality, f"[{n}] image")
         url = data_url(frame, settings.sent_image_side)
         if url and budget.take(url, label):
             parts += [{"type": "text", "text": label}, {"type": "image_url", "image_url": {"url": url}}]
@@ -122,6 +126,15 @@ def frame_seconds(frame: Path, span: Span) -> float:
         return float(frame.stem)
     except ValueError:
         return span.start_s or 0.0
+
+
+def description_messages(picture: Path, settings: GeneratorConfig) -> list[Message]:
+    """The request for a short factual description of one picture (rag.library.describe)."""
+    url = data_url(picture, settings.sent_image_side)
+    if url is None:
+        raise OSError(f"cannot read the picture {picture}")
+    content = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt("rag.generation", "describe_image")}]
+    return [{"role": "user", "content": content}]
 
 
 def data_url(path: Path, max_side: int) -> str | None:

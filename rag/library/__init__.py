@@ -24,6 +24,7 @@ from rag.core.store import connect
 from rag.generation.answer import Answer, answer_stream
 from rag.generation.generator import Generator
 from rag.generation.serving import Server, start_embedded
+from rag.library.describe import Describer, DescriptionCache, off_reason
 from rag.library.ingest import FileOutcome, IngestReport, expand, ingest_files, prune
 from retrievers import Retriever, build_retriever
 from retrievers.encoders import TextEncoder, text_encoder
@@ -88,11 +89,14 @@ class Library:
         rebuild: bool = False,
         progress: bool = True,
         on_file: Callable[[int, int, str], None] | None = None,
+        describe: bool = False,
     ) -> IngestReport:
         """Ingest files (or, with no paths, each corpus's configured sources).
 
         Unchanged files are skipped, changed ones replaced; with `prune_missing` the items of
         files that no longer exist are removed; `rebuild` empties the target corpora first.
+        Pictures get the vision model's descriptions as `[ingest] describe` says; `describe`
+        asks for them whatever it says, and also fills in those that an earlier ingest lacks.
         `progress` draws a terminal bar; `on_file(done, total, name)` is called after each
         file (the UI's progress bar).
         """
@@ -104,18 +108,41 @@ class Library:
         report = IngestReport()
         with _progress(progress) as bar:
             task = bar.add_task("ingest", total=len(jobs), file="")
-            for outcome in ingest_files(jobs, self.retriever, self.config):
-                bar.update(task, file=Path(outcome.path).name)
-                report.outcomes.append(outcome)
-                bar.advance(task)
-                if on_file is not None:
-                    on_file(len(report.outcomes), len(jobs), Path(outcome.path).name)
+            describer, why = self._describer(describe, bar)
+            try:
+                for outcome in ingest_files(jobs, self.retriever, self.config, describer=describer, redescribe=describe):
+                    bar.update(task, file=Path(outcome.path).name)
+                    report.outcomes.append(outcome)
+                    bar.advance(task)
+                    if on_file is not None:
+                        on_file(len(report.outcomes), len(jobs), Path(outcome.path).name)
+            finally:
+                if describer is not None:
+                    describer.cache.close()
         if prune_missing:
             roots = [Path(p) for p in paths] or [s for c in corpora for s in c.sources]
             report.outcomes.extend(prune(roots, [self.retriever(c.name) for c in corpora]))
         report.notes = sorted({o.reason for o in report.outcomes if o.status == "ingested" and o.reason})
+        pictured = {c.name for c in corpora if c.granularity in ("image", "clip")}
+        if why and (describe or self.config.ingest.describe == "on" or any(o.items.get(name) for o in report.outcomes for name in pictured)):
+            report.notes.append(f"descriptions of pictures by the vision model are off: {why}")
         self._counts = None
         return report
+
+    def _describer(self, asked: bool, bar: Progress) -> tuple[Describer | None, str]:
+        """The describer of this ingest, or None and why descriptions are off."""
+        why = off_reason(self.config, asked)
+        if why:
+            return None, why
+        settings = self.config.ingest
+        task = bar.add_task("describe", total=0, file="")
+        return Describer(
+            self.generator(),
+            DescriptionCache(self.config.data_dir / "descriptions.sqlite"),
+            settings.describe_concurrency,
+            settings.describe_max_tokens,
+            lambda done, total: bar.update(task, completed=done, total=total),
+        ), ""
 
     def _jobs(self, paths: list[Path], corpora: list[CorpusConfig]) -> list[tuple[Path, list[CorpusConfig]]]:
         if paths:

@@ -21,7 +21,9 @@ from typing import Literal, TypeVar
 
 from rag.core.config import Config, CorpusConfig
 from rag.core.items import Item
-from rag.loaders import LOADERS, LoadContext, LoadError, file_sha, modality_of
+from rag.core.store import DESCRIBED
+from rag.library.describe import Describer, describable, failure_note
+from rag.loaders import LOADERS, LoadContext, LoadError, file_sha, granularities_of, modality_of
 from rag.loaders.image import SIDECAR_SUFFIXES
 from retrievers import Retriever
 
@@ -83,6 +85,7 @@ class Loaded:
     sha: str
     items: dict[str, list[Item]]  # corpus name -> items
     notes: list[str]
+    optional: frozenset[str] = frozenset()  # corpora the file may give no items (a PDF's pictures)
 
 
 def ingest_files(
@@ -90,11 +93,14 @@ def ingest_files(
     retrievers: Callable[[str], Retriever],
     config: Config,
     ahead: int | None = None,
+    describer: Describer | None = None,
+    redescribe: bool = False,
 ) -> Iterator[FileOutcome]:
-    """Each job's outcome (`load_file`, then `write_files`), in order. A thread loads files (parsing,
-    OCR, speech recognition) while this one encodes and writes what has been loaded; the queue
-    between them holds at most `ahead` files, so a slow encoder holds the loader back instead
-    of filling memory."""
+    """Each job's outcome (`load_file`, `describe`, then `write_files`), in order. A thread loads
+    files (parsing, OCR, speech recognition) while this one describes, encodes and writes what
+    has been loaded; the queue between them holds at most `ahead` files, so a slow encoder holds
+    the loader back instead of filling memory. `redescribe` loads again the files whose
+    pictures lack descriptions."""
     queue_: queue.Queue[Loaded | FileOutcome | BaseException | None] = queue.Queue(maxsize=ahead or LOAD_AHEAD)
     stop = threading.Event()
 
@@ -110,7 +116,7 @@ def ingest_files(
     def produce() -> None:
         try:
             for path, corpora in jobs:
-                if not offer(load_file(path, corpora, retrievers, config)):
+                if not offer(load_file(path, corpora, retrievers, config, redescribe)):
                     return
         except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer's thread
             offer(exc)
@@ -130,20 +136,24 @@ def ingest_files(
                 if isinstance(loaded, Loaded):
                     batch.append(loaded)
                     continue
-                yield from write_files(batch, retrievers)
+                yield from write_files(describe(batch, describer), retrievers)
                 batch = []
                 if isinstance(loaded, BaseException):
                     raise loaded
                 if isinstance(loaded, FileOutcome):
                     yield loaded
-            yield from write_files(batch, retrievers)
+            yield from write_files(describe(batch, describer), retrievers)
     finally:
         stop.set()
         loader.join()
 
 
 def load_file(
-    path: Path, corpora: Sequence[CorpusConfig], retrievers: Callable[[str], Retriever], config: Config
+    path: Path,
+    corpora: Sequence[CorpusConfig],
+    retrievers: Callable[[str], Retriever],
+    config: Config,
+    redescribe: bool = False,
 ) -> Loaded | FileOutcome:
     """A file's items for the corpora lacking its current version, or the outcome that needs
     no writing (skipped, unchanged, failed)."""
@@ -154,22 +164,44 @@ def load_file(
     targets = [c for c in corpora if c.modality == modality]
     if not targets:
         return FileOutcome(source, "skipped", f"no configured corpus holds {modality}")
+    extras = [c for c in corpora if c.modality != modality and c.granularity in granularities_of(path)]
 
     def load() -> Loaded | FileOutcome:
         sha = file_sha(path)
-        todo = [c for c in targets if not _complete(retrievers(c.name), source, sha)]
-        if not todo:
+        todo = [c for c in targets if not _complete(retrievers(c.name), source, sha, redescribe)]
+        extra = extras if todo else [c for c in extras if not _settled(retrievers(c.name), source, sha, redescribe)]
+        if not todo and not extra:
             return FileOutcome(source, "unchanged")
         ctx = LoadContext(config.ingest, config.data_dir / "frames", sha)
-        items = LOADERS[modality].load(path.resolve(), {c.granularity for c in todo}, ctx)
-        return Loaded(source, sha, {c.name: items.get(c.granularity, []) for c in todo}, ctx.notes)
+        items = LOADERS[modality].load(path.resolve(), {c.granularity for c in todo + extra}, ctx)
+        # Extras first: a crash before the file's own corpora are written leaves them
+        # incomplete, so the next run redoes the file.
+        written = {c.name: items.get(c.granularity, []) for c in extra + todo}
+        return Loaded(source, sha, written, ctx.notes, frozenset(c.name for c in extra))
 
     return _guarded(source, load)
 
 
+def describe(batch: list[Loaded], describer: Describer | None) -> list[Loaded]:
+    """The batch with its pictures described (when a describer is given) or marked as
+    lacking a description; a file's failures become one note of its outcome."""
+    items = [item for loaded in batch for group in loaded.items.values() for item in group]
+    for item in items:
+        if describable(item):
+            item.metadata.setdefault(DESCRIBED, False)
+    if describer is None or not items:
+        return batch
+    failures = describer.fill(items)
+    for loaded in batch:
+        failed = [failures[i.id] for group in loaded.items.values() for i in group if i.id in failures]
+        if failed:
+            loaded.notes.append(failure_note(failed))
+    return batch
+
+
 def write_files(batch: Sequence[Loaded], retrievers: Callable[[str], Retriever]) -> list[FileOutcome]:
     """Writes several loaded files with one `add` per corpus; if that fails, file by file."""
-    if len(batch) <= 1 or any(not items for loaded in batch for items in loaded.items.values()):
+    if len(batch) <= 1 or any(not items for loaded in batch for n, items in loaded.items.items() if n not in loaded.optional):
         return [write_file(loaded, retrievers) for loaded in batch]
     try:
         for name in dict.fromkeys(name for loaded in batch for name in loaded.items):
@@ -198,7 +230,10 @@ def write_file(loaded: Loaded, retrievers: Callable[[str], Retriever]) -> FileOu
     """Encodes and writes the items, corpus by corpus, then deletes older versions there."""
 
     def write() -> FileOutcome:
-        counts = {name: _write(retrievers(name), items, loaded.source, loaded.sha) for name, items in loaded.items.items()}
+        counts = {
+            name: _write(retrievers(name), items, loaded.source, loaded.sha, name in loaded.optional)
+            for name, items in loaded.items.items()
+        }
         return FileOutcome(loaded.source, "ingested", "; ".join(loaded.notes), counts)
 
     return _guarded(loaded.source, write)
@@ -217,15 +252,25 @@ def _guarded(source: str, work: Callable[[], T]) -> T | FileOutcome:
         return FileOutcome(source, "failed", f"{type(exc).__name__}: {exc}")
 
 
-def _complete(retriever: Retriever, source: str, sha: str) -> bool:
+def _complete(retriever: Retriever, source: str, sha: str, redescribe: bool = False) -> bool:
+    """True when the corpus holds all of the file's current version and nothing else (and,
+    with `redescribe`, every picture of it has its description)."""
     state = retriever.versions(source)
-    return len(state) == 1 and sha in state and state[sha].complete
+    return len(state) == 1 and sha in state and state[sha].complete and not (redescribe and state[sha].undescribed)
 
 
-def _write(retriever: Retriever, items: list[Item], source: str, sha: str) -> int:
-    if not items:
+def _settled(retriever: Retriever, source: str, sha: str, redescribe: bool = False) -> bool:
+    """For a file whose own corpora are complete: true when a corpus it may give no items
+    holds nothing of it (it gave none) or is `_complete`."""
+    state = retriever.versions(source)
+    return not state or _complete(retriever, source, sha, redescribe)
+
+
+def _write(retriever: Retriever, items: list[Item], source: str, sha: str, optional: bool = False) -> int:
+    if not items and not optional:
         raise LoadError(f"no {retriever.corpus.granularity} items could be made from the file")
-    retriever.add(_stamped(items, sha))
+    if items:
+        retriever.add(_stamped(items, sha))
     retriever.remove(source, keep_sha=sha)
     return len(items)
 

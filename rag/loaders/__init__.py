@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from rag.core.items import Modality
+from rag.core.config import GRANULARITIES
+from rag.core.items import Granularity, Modality
 from rag.loaders import image, text, video
 from rag.loaders.context import LoadContext, LoadError, content_sha
 
@@ -26,9 +27,19 @@ def modality_of(path: Path) -> Modality | None:
     return next((m for m, module in LOADERS.items() if suffix in module.SUFFIXES), None)
 
 
+def granularities_of(path: Path) -> tuple[Granularity, ...]:
+    """The granularities a file's items can have: its modality's, and images for the
+    documents that hold pictures (PDF pages and figures, pictures in Office files)."""
+    modality = modality_of(path)
+    if modality is None:
+        return ()
+    extra: tuple[Granularity, ...] = ("image",) if path.suffix.lower() in text.PICTURED else ()
+    return GRANULARITIES[modality] + extra
+
+
 def file_sha(path: Path) -> str:
     """Hash of the file and of its sidecars (an edited caption re-ingests its image)."""
     return content_sha(path, *image.sidecars(path))
 
 
-__all__ = ["LOADERS", "LoadContext", "LoadError", "file_sha", "modality_of"]
+__all__ = ["LOADERS", "LoadContext", "LoadError", "file_sha", "granularities_of", "modality_of"]

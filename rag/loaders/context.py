@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 from rag.core.config import IngestConfig
 from rag.core.items import Granularity
 
@@ -29,6 +31,15 @@ class LoadContext:
         """Stable id: the same file content at the same path always gets the same ids."""
         key = f"{source}\0{self.sha}\0{granularity}\0{index}"
         return hashlib.sha1(key.encode()).hexdigest()[:24]
+
+    def save_image(self, image: Image.Image, name: str) -> Path:
+        """Stores a picture taken from the file (downscaled JPEG) in the file's frame folder."""
+        stored = self.frames_dir / self.sha[:16] / f"{name}.jpg"
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        image = image.convert("RGB")
+        image.thumbnail((self.settings.stored_image_side, self.settings.stored_image_side))
+        image.save(stored, "JPEG", quality=90)
+        return stored
 
 
 def title_from(path: Path) -> str:

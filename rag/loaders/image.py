@@ -28,9 +28,7 @@ def sidecars(path: Path) -> list[Path]:
 
 def load(path: Path, granularities: set[Granularity], ctx: LoadContext) -> dict[Granularity, list[Item]]:
     image, exif = open_image(path, ctx.settings.stored_image_side)
-    stored = ctx.frames_dir / ctx.sha[:16] / "image.jpg"
-    stored.parent.mkdir(parents=True, exist_ok=True)
-    image.save(stored, "JPEG", quality=90)
+    stored = ctx.save_image(image, "image")
     title = title_from(path)
     caption = " ".join(p.read_text(encoding="utf-8", errors="replace").strip() for p in sidecars(path))
     words = ocr_text(image) if ctx.settings.ocr else ""

@@ -1,32 +1,36 @@
-"""Text loader: .txt/.md/.rst/.html/.pdf -> paragraph chunks and document sections.
+"""Text loader: .txt/.md/.rst/.html/.pdf/.docx/.pptx -> paragraph chunks, document sections,
+and (from PDFs and Office files) the pictures in them as image items.
 
-Paragraphs are ~100-200 token chunks cut by llama-index's SentenceSplitter; a long document
-is kept as sections of `section_tokens`, and each paragraph links to its section.
+Paragraphs are ~100-200 token chunks cut by llama-index's SentenceSplitter, except tables
+and slides (`Block`s), which are kept whole, or split by rows with their header repeated;
+a long document is kept as sections of `section_tokens`, and each paragraph links to its
+section. Paragraphs never cross a page break, so each cites one page. A paragraph from a PDF page carries the page's rendering as its frame (shown with
+its citation, and sent to a vision model).
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+import itertools
 from functools import cache
 from pathlib import Path
 
 from rag.core.items import Granularity, Item, Span
 from rag.loaders.context import LoadContext, LoadError, title_from
+from rag.loaders.office import parse_docx, parse_pptx
+from rag.loaders.parsed import Builder, ParsedText, Picture, split_block, table_text
+from rag.loaders.pdf import parse_pdf
 
-SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf")
-
-
-@dataclass
-class ParsedText:
-    title: str
-    text: str
-    page_starts: list[int]  # char offset where each page begins; [] for unpaged formats
+SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx")
+PICTURED = (".pdf", ".docx", ".pptx")  # files that can hold image items too
+BLOCK_CHARS_PER_TOKEN = 5  # a block's part holds up to chunk_tokens * this many characters
+TABLE_MARK = "\0table "  # where an HTML table stood, while the page is flattened to text
 
 
 def load(path: Path, granularities: set[Granularity], ctx: LoadContext) -> dict[Granularity, list[Item]]:
-    parsed = parse(path)
-    sections = _split(parsed.text, ctx.settings.section_tokens, 0)
+    parsed = parse(path, ctx)
+    ctx.notes.extend(parsed.notes)
+    sections = _fit(_split(parsed.text, ctx.settings.section_tokens, 0), parsed)
     out: dict[Granularity, list[Item]] = {}
     if "document" in granularities:
         out["document"] = [
@@ -34,32 +38,36 @@ def load(path: Path, granularities: set[Granularity], ctx: LoadContext) -> dict[
             for i, (start, end) in enumerate(sections)
         ]
     if "paragraph" in granularities:
-        size, overlap = ctx.settings.chunk_tokens, ctx.settings.chunk_overlap
-        chunks = [
-            (start + a, start + b, ctx.item_id(path, "document", i))
-            for i, (start, end) in enumerate(sections)
-            for a, b in _split(parsed.text[start:end], size, overlap)
+        pieces = [
+            (start, end, text, ctx.item_id(path, "document", i))
+            for i, section in enumerate(sections)
+            for start, end, text in _pieces(parsed, section, ctx)
         ]
         out["paragraph"] = [
-            _item(path, parsed, "paragraph", i, start, end, parent, ctx)
-            for i, (start, end, parent) in enumerate(chunks)
+            _item(path, parsed, "paragraph", i, start, end, parent, ctx, text)
+            for i, (start, end, text, parent) in enumerate(pieces)
         ]
+    if "image" in granularities:
+        out["image"] = [_picture_item(path, parsed, i, picture, ctx) for i, picture in enumerate(parsed.pictures)]
     return out
 
 
-def parse(path: Path) -> ParsedText:
-    """Readable text of a file, or LoadError saying why there is none."""
+def parse(path: Path, ctx: LoadContext) -> ParsedText:
+    """Readable text of a file (with its tables and pictures), or LoadError saying why there is none."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        parsed = _parse_pdf(path)
+        parsed = parse_pdf(path, ctx)
+    elif suffix == ".docx":
+        parsed = parse_docx(path, ctx)
+    elif suffix == ".pptx":
+        parsed = parse_pptx(path, ctx)
     elif suffix in (".html", ".htm"):
         parsed = _parse_html(_decode(path))
     else:
-        text = _decode(path)
-        parsed = ParsedText(_first_line_title(text), text, [])
+        parsed = ParsedText("", _decode(path))
     if not parsed.text.strip():
         raise LoadError("no text in file")
-    parsed.title = parsed.title or title_from(path)
+    parsed.title = parsed.title or _first_line_title(parsed.text) or title_from(path)
     return parsed
 
 
@@ -84,39 +92,33 @@ def _decode(path: Path) -> str:
 
 
 def _parse_html(markup: str) -> ParsedText:
+    """The page's text; its data tables (those holding no other table) as Markdown blocks."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(markup, "html.parser")
+    soup = BeautifulSoup(markup.replace("\0", ""), "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     if soup.title:
         soup.title.decompose()  # metadata, not body text: kept as the title only
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    return ParsedText(title, "\n".join(line for line in lines if line), [])
-
-
-def _parse_pdf(path: Path) -> ParsedText:
-    import pymupdf
-
-    try:
-        doc = pymupdf.open(path)
-    except Exception as exc:
-        raise LoadError(f"cannot open PDF: {exc}") from exc
-    with doc:
-        if doc.needs_pass:
-            raise LoadError("PDF is encrypted (password protected)")
-        pages, starts, offset = [], [], 0
-        for page in doc.pages():
-            starts.append(offset)
-            text = page.get_text().strip()
-            pages.append(text)
-            offset += len(text) + 2
-        title = (doc.metadata or {}).get("title") or ""
-    text = "\n\n".join(pages)
-    if not text.strip():
-        raise LoadError("PDF has no extractable text (a scan? PDF OCR is not supported)")
-    return ParsedText(title.strip() or _first_line_title(text), text, starts)
+    tables: list[tuple[list[list[str]], str]] = []
+    for table in soup.find_all("table"):
+        if table.find("table") is None:
+            rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in table.find_all("tr")]
+            caption = table.caption.get_text(" ", strip=True) if table.caption else ""
+            table.replace_with(f"\n{TABLE_MARK}{len(tables)}\n")
+            tables.append((rows, caption))
+    builder, run = Builder(), list[str]()
+    for line in (line.strip() for line in soup.get_text("\n").splitlines()):
+        if line.startswith(TABLE_MARK.strip()):
+            builder.add("\n".join(run))
+            run = []
+            rows, caption = tables[int(line.rpartition(" ")[2])]
+            table_text(rows, caption, builder)
+        elif line:
+            run.append(line)
+    builder.add("\n".join(run))
+    return builder.parsed(title)
 
 
 @cache
@@ -140,6 +142,44 @@ def _split(text: str, chunk_tokens: int, overlap: int) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+def _fit(sections: list[tuple[int, int]], parsed: ParsedText) -> list[tuple[int, int]]:
+    """Sections moved so that none ends inside a block (a table stays in one section)."""
+    fitted: list[tuple[int, int]] = []
+    for start, end in sections:
+        start = max(start, fitted[-1][1]) if fitted else start
+        end = max([end] + [b.end for b in parsed.blocks if b.start < end < b.end])
+        if start < end:
+            fitted.append((start, end))
+    return fitted
+
+
+def _pieces(parsed: ParsedText, section: tuple[int, int], ctx: LoadContext) -> list[tuple[int, int, str]]:
+    """A section's paragraphs as (start, end, text): its prose cut into chunks, its blocks
+    whole (or in parts of rows under their header)."""
+    size, overlap = ctx.settings.chunk_tokens, ctx.settings.chunk_overlap
+    start, end = section
+    pieces: list[tuple[int, int, str]] = []
+    cursor = start
+    for block in [b for b in parsed.blocks if start <= b.start < end]:
+        pieces += _prose(parsed, cursor, block.start, size, overlap)
+        budget = size * BLOCK_CHARS_PER_TOKEN
+        pieces += [(block.start, block.end, part) for part in split_block(parsed.text[block.start : block.end], block.header, budget)]
+        cursor = block.end
+    return pieces + _prose(parsed, cursor, end, size, overlap)
+
+
+def _prose(parsed: ParsedText, start: int, end: int, size: int, overlap: int) -> list[tuple[int, int, str]]:
+    """Chunks of the prose in [start, end), cut at page breaks too (a chunk cites one page)."""
+    text = parsed.text
+    cuts = [start, *(p for p in parsed.page_starts if start < p < end), end]
+    return [
+        (a + x, a + y, text[a + x : a + y])
+        for a, b in itertools.pairwise(cuts)
+        if text[a:b].strip()
+        for x, y in _split(text[a:b], size, overlap)
+    ]
+
+
 def _item(
     path: Path,
     parsed: ParsedText,
@@ -149,20 +189,40 @@ def _item(
     end: int,
     parent: str | None,
     ctx: LoadContext,
+    text: str | None = None,
 ) -> Item:
     page = page_end = None
     if parsed.page_starts:
         page = bisect.bisect_right(parsed.page_starts, start)
         page_end = bisect.bisect_right(parsed.page_starts, max(start, end - 1))
+    rendered = parsed.page_images.get(page) if page is not None and granularity == "paragraph" else None
     return Item(
         id=ctx.item_id(path, granularity, index),
         source=str(path),
         modality="text",
         granularity=granularity,
-        text=parsed.text[start:end],
+        text=parsed.text[start:end] if text is None else text,
         span=Span(page=page, page_end=page_end, char_start=start, char_end=end),
         title=parsed.title,
         parent_id=parent,
+        frames=[rendered] if rendered else [],
+    )
+
+
+def _picture_item(path: Path, parsed: ParsedText, index: int, picture: Picture, ctx: LoadContext) -> Item:
+    """A rendered page or a figure of the document, described by the document's title, where
+    it is, and its caption."""
+    where = f"Page {picture.page}" if picture.kind == "page" else "Figure" + (f" on page {picture.page}" if picture.page else "")
+    return Item(
+        id=ctx.item_id(path, "image", index),
+        source=str(path),
+        modality="image",
+        granularity="image",
+        text=". ".join(part for part in (parsed.title, where, picture.caption) if part),
+        span=Span(page=picture.page, page_end=picture.page),
+        title=parsed.title,
+        frames=[picture.path],
+        metadata={"kind": picture.kind, "caption": picture.caption},
     )
 
 

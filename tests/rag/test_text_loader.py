@@ -22,7 +22,7 @@ def test_a_file_name_becomes_a_title() -> None:
 def test_paragraph_chunks_are_100_to_200_tokens_with_exact_char_spans(samples: Path, tmp_path: Path) -> None:
     path = samples / "text" / "sklearn_twenty_newsgroups.rst"
     items = loader.load(path, {"paragraph", "document"}, _ctx(tmp_path))
-    full = loader.parse(path).text
+    full = loader.parse(path, _ctx(tmp_path)).text
     encoding = tiktoken.get_encoding("cl100k_base")
     paragraphs = items["paragraph"]
     assert len(paragraphs) >= 5
@@ -53,8 +53,8 @@ def test_pdf_pages_and_title(samples: Path, tmp_path: Path) -> None:
     assert patch.title == "Bicycle maintenance handbook"
 
 
-def test_html_drops_scripts_and_keeps_title(samples: Path) -> None:
-    parsed = loader.parse(samples / "text" / "pasta_guide.html")
+def test_html_drops_scripts_and_keeps_title(samples: Path, tmp_path: Path) -> None:
+    parsed = loader.parse(samples / "text" / "pasta_guide.html", _ctx(tmp_path))
     assert parsed.title == "Kitchen guide: cooking dried pasta"
     assert "al dente" in parsed.text and "console.log" not in parsed.text and "font-family" not in parsed.text
     assert parsed.text.count("Kitchen guide: cooking dried pasta") == 1  # the <h1>; <title> is not body text
@@ -63,7 +63,7 @@ def test_html_drops_scripts_and_keeps_title(samples: Path) -> None:
 def test_non_utf8_text_is_decoded(tmp_path: Path) -> None:
     path = tmp_path / "latin.txt"
     path.write_bytes("Crème brûlée à la française, déjà vu chez Müller.".encode("latin-1"))
-    assert "Crème brûlée" in loader.parse(path).text
+    assert "Crème brûlée" in loader.parse(path, _ctx(tmp_path)).text
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_unreadable_text_files_raise_load_error(tmp_path: Path, name: str, conte
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(LoadError, match=reason):
-        loader.parse(path)
+        loader.parse(path, _ctx(tmp_path))
 
 
 def test_encrypted_pdf_is_refused(tmp_path: Path) -> None:
@@ -90,4 +90,4 @@ def test_encrypted_pdf_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "locked.pdf"
     doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="pw", owner_pw="owner")
     with pytest.raises(LoadError, match="encrypted"):
-        loader.parse(path)
+        loader.parse(path, _ctx(tmp_path))

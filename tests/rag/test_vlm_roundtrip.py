@@ -16,7 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from rag.core.config import GeneratorConfig, ServeConfig
+from rag.core.config import (
+    Config,
+    CorpusConfig,
+    EncoderConfig,
+    GeneratorConfig,
+    IngestConfig,
+    ServeConfig,
+)
 from rag.core.errors import GeneratorError, ServerError
 from rag.core.items import Hit
 from rag.generation.generator import Generator
@@ -185,3 +192,74 @@ def test_library_ask_sends_pixels_to_a_vision_server(vlm_server: Server, sample_
     assert answer.grounding in ("cited", "attributed", "extracted", "unanswered", "refused")
     timings = answer.timings  # first_token_s is absent if the random model streamed no text
     assert 0 < timings.get("first_token_s", 0.001) <= timings["generate_s"] <= timings["total_s"]
+
+
+def _finished_requests(server: Server) -> float:
+    """Requests the server has finished: its own Prometheus counter, not the client's word."""
+    text = httpx.get(server.base_url.removesuffix("/v1") + "/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:request_success_total"))
+
+
+def _describing_library(base_url: str, data_dir: Path) -> Library:
+    """An image corpus (descriptors only) whose answer model is the tiny VLM at `base_url`.
+    The random model's words are held to a pattern (vLLM structured outputs): left free, it
+    can spend all its tokens on whitespace, which is rightly refused as an empty description."""
+    words = {"structured_outputs": {"regex": "[a-z]{2,8}( [a-z]{2,8}){1,3}"}}
+    generator = GeneratorConfig(base_url=base_url, model=MODEL, extra_body=words)
+    image = CorpusConfig(name="image", modality="image", granularity="image", encoder=EncoderConfig(visual_model=None))
+    return Library(Config(data_dir=data_dir, corpora=[image], generator=generator, ingest=IngestConfig(describe_max_tokens=8)))
+
+
+def _stored(library: Library) -> dict[str, tuple[str, dict[str, Any]]]:
+    got = library.retriever("image")._index.collection.get(include=["documents", "metadatas"])  # type: ignore[attr-defined]
+    return {Path(m["source"]).stem: (d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)}
+
+
+def _photos(folder: Path, *names: str) -> Path:
+    from PIL import Image
+    from skimage import data
+
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        Image.fromarray(getattr(data, name)()).convert("RGB").save(folder / f"{name}.png")
+    return folder
+
+
+def test_ingest_asks_the_vision_model_once_per_new_picture(vlm_server: Server, tmp_path: Path) -> None:
+    photos = _photos(tmp_path / "photos", "astronaut", "coffee")
+    library = _describing_library(vlm_server.base_url, tmp_path / "data")
+    before = _finished_requests(vlm_server)
+    report = library.ingest([photos], progress=False)
+    assert [o.status for o in report.outcomes] == ["ingested", "ingested"] and not report.notes
+    assert _finished_requests(vlm_server) - before == 2
+    for text, meta in _stored(library).values():
+        assert meta["described"] is True and meta["description"] and f"Description: {meta['description']}" in text
+
+    before = _finished_requests(vlm_server)
+    assert [o.status for o in library.ingest([photos], progress=False).outcomes] == ["unchanged", "unchanged"]
+    (photos / "coffee.caption.txt").write_text("A cup of coffee on a saucer.")  # new file version, same pixels
+    report = library.ingest([photos], progress=False)
+    assert [o.status for o in report.outcomes] == ["unchanged", "ingested"]
+    assert _finished_requests(vlm_server) == before  # the description came from the cache
+    text, meta = _stored(library)["coffee"]
+    assert "Caption: A cup of coffee" in text and meta["described"] is True
+
+    _photos(photos, "rocket")
+    library.ingest([photos], progress=False)
+    assert _finished_requests(vlm_server) - before == 1
+
+
+def test_pictures_stay_ingested_when_descriptions_fail_and_describe_fills_them_in(vlm_server: Server, tmp_path: Path) -> None:
+    photos = _photos(tmp_path / "photos", "astronaut")
+    report = _describing_library(f"http://127.0.0.1:{free_port()}/v1", tmp_path / "data").ingest([photos], progress=False)
+    outcome = report.outcomes[0]
+    assert outcome.status == "ingested" and outcome.items == {"image": 1}
+    assert "description failed for 1 picture" in outcome.reason and "unreachable" in outcome.reason
+    assert _stored(_describing_library(vlm_server.base_url, tmp_path / "data"))["astronaut"][1]["described"] is False
+
+    library = _describing_library(vlm_server.base_url, tmp_path / "data")
+    before = _finished_requests(vlm_server)
+    assert library.ingest([photos], progress=False).outcomes[0].status == "unchanged"  # a plain ingest leaves it
+    assert library.ingest([photos], progress=False, describe=True).outcomes[0].status == "ingested"
+    assert _finished_requests(vlm_server) - before == 1
+    assert _stored(library)["astronaut"][1]["described"] is True

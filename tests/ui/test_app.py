@@ -121,3 +121,22 @@ def test_an_image_attached_to_a_question_is_shown_and_searched_with(
     saved = list((config.data_dir / "queries").glob("*.jpg"))
     assert saved and saved[0].read_bytes() == photo  # kept for the history and the image query
     assert at.chat_message[1].status[0].state in ("complete", "error")  # the run finished
+
+
+def test_a_cited_paragraph_shows_the_page_it_is_on(tmp_path: Path) -> None:
+    def card(page_image: str) -> None:
+        from rag.core.items import Hit, Span
+        from ui.views import hit_card
+
+        hit_card(1, Hit("p1", "text-paragraph", 0.9, "/docs/report.pdf", "text", "paragraph", "Revenue grew.", Span(page=2), frames=(page_image,)))
+
+    page = tmp_path / "page-2.jpg"
+    from PIL import Image
+
+    Image.new("RGB", (60, 80), "white").save(page)
+    at = AppTest.from_function(card, args=(str(page),), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    image = at.get("image")[0]
+    assert image.proto.imgs[0].caption == "page 2"
+    assert "Revenue grew." in [t.value for t in at.text]
