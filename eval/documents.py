@@ -1,5 +1,5 @@
 """Builders of realistic test documents: scanned and mixed PDFs, a report with a ruled table
-and a chart, a DOCX handbook, a PPTX deck and long PDFs for benchmarks. Each writes one file
+and a chart, a DOCX handbook, a PPTX deck, an XLSX workbook and long PDFs for benchmarks. Each writes one file
 and returns its path; the texts are fixed so that tests can query them."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import docx
 import docx.shared
 import matplotlib
+import openpyxl
 import pptx
 import pptx.util
 import pymupdf
@@ -61,6 +62,10 @@ SLIDES = [
     ("Customer feedback", ["Survey results from 400 customers"]),
 ]
 SLIDE_NOTES = "Remind the team about the press embargo."
+STOCK_SHEETS = {
+    "Inventory": [["Item", "Warehouse", "Crates"], ["Apples", "Leeds", 140], ["Pears", "Leeds", 75], ["Apples", "York", 60], ["Plums", "York", 12]],
+    "Prices": [["Item", "Price per crate"], ["Apples", 18.5], ["Pears", 21.0], ["Plums", 26.75]],
+}
 
 PAGE_SIZE = (1240, 1754)  # A4 at 150 dpi
 FONT_PX = 36
@@ -358,3 +363,16 @@ def scanned_text_pdf(path: Path, pages: int) -> Path:
     for number in range(1, pages + 1):
         _add_scanned_page(doc, _bench_page_text(number), font_px=BENCH_FONT_PX)
     return _save(doc, path)
+
+
+def stock_xlsx(path: Path) -> Path:
+    """An Excel workbook with two sheets of stock and prices (STOCK_SHEETS), plain values."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in STOCK_SHEETS.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path

@@ -1,6 +1,7 @@
-"""Office parsers: Word (.docx: headings, paragraphs, tables and pictures, in body order) and
+"""Office parsers: Word (.docx: headings, paragraphs, tables and pictures, in body order),
 PowerPoint (.pptx: one block per slide with its title, text, tables and speaker notes; the
-slide's pictures as figures). A slide counts as a page, so citations say which slide."""
+slide's pictures as figures) and Excel (.xlsx: each sheet's cells as a table under its
+name). A slide or a sheet counts as a page, so citations say which one."""
 
 from __future__ import annotations
 
@@ -101,6 +102,25 @@ def parse_pptx(path: Path, ctx: LoadContext) -> ParsedText:
     parsed = builder.parsed(str(deck.core_properties.title or "").strip() or next(filter(None, titles), ""))
     parsed.pictures = pictures
     return parsed
+
+
+def parse_xlsx(path: Path, ctx: LoadContext) -> ParsedText:
+    """A workbook's sheets, each a table (its first row the header) captioned "Sheet: name",
+    with the values the cells last showed (formulas' results, not the formulas)."""
+    from openpyxl import load_workbook
+
+    book = _open(path, lambda name: load_workbook(name, read_only=True, data_only=True), "Excel workbook")
+    builder = Builder()
+    try:
+        for sheet in book.worksheets:
+            builder.new_page()
+            rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            rows = [row for row in rows if any(cell.strip() for cell in row)]
+            width = max((max((i + 1 for i, c in enumerate(row) if c.strip()), default=0) for row in rows), default=0)
+            table_text([row[:width] for row in rows], f"Sheet: {sheet.title}", builder)
+    finally:
+        book.close()
+    return builder.parsed(str(book.properties.title or "").strip())
 
 
 def _open(path: Path, opener: Any, kind: str) -> Any:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 OCR_DPI = 200  # 300 read the test pages no better, at 1.3-2x the time (eval.documents)
 FIGURE_DPI = 150
 FULL_PAGE = 0.8  # a picture covering more of the page than this is a scan or a background
+TABLE_CELL_CHARS = 60  # a "table" whose median cell is longer is framed prose (see _tabular)
 CAPTION_GAP = 40.0  # points between a figure or table and its caption, at most
 
 
@@ -96,7 +97,16 @@ def _tables(page: Any) -> list[tuple[Any, list[list[str | None]]]]:
     except Exception:  # a table finder failure must not lose the page's text
         log.debug("table finder failed on page %s", page.number, exc_info=True)
         return []
-    return [(pymupdf.Rect(t.bbox), t.extract()) for t in found if t.row_count >= 2]
+    tables = [(pymupdf.Rect(t.bbox), t.extract()) for t in found if t.row_count >= 2]
+    return [(rect, rows) for rect, rows in tables if _tabular(rows)]
+
+
+def _tabular(rows: list[list[str | None]]) -> bool:
+    """True when the cells look like a data table's: mostly short, no dot leaders. Lines
+    also frame text columns and indexes, which the finder takes for tables."""
+    cells = sorted(len(c) for row in rows for c in row if c and c.strip())
+    leaders = sum(". . ." in (c or "") or "...." in (c or "") for row in rows for c in row)
+    return bool(cells) and cells[len(cells) // 2] <= TABLE_CELL_CHARS and leaders * 4 < len(cells)
 
 
 def _flow(blocks: list[Any], tables: list[tuple[Any, list[list[str | None]]]], builder: Builder) -> str:

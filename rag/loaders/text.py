@@ -1,4 +1,4 @@
-"""Text loader: .txt/.md/.rst/.html/.pdf/.docx/.pptx -> paragraph chunks, document sections,
+"""Text loader: .txt/.md/.rst/.html/.pdf/.docx/.pptx/.xlsx -> paragraph chunks, document sections,
 and (from PDFs and Office files) the pictures in them as image items.
 
 Paragraphs are ~100-200 token chunks cut by llama-index's SentenceSplitter, except tables
@@ -17,11 +17,11 @@ from pathlib import Path
 
 from rag.core.items import Granularity, Item, Span
 from rag.loaders.context import LoadContext, LoadError, title_from
-from rag.loaders.office import parse_docx, parse_pptx
+from rag.loaders.office import parse_docx, parse_pptx, parse_xlsx
 from rag.loaders.parsed import Builder, ParsedText, Picture, split_block, table_text
 from rag.loaders.pdf import parse_pdf
 
-SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx")
+SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx")
 PICTURED = (".pdf", ".docx", ".pptx")  # files that can hold image items too
 BLOCK_CHARS_PER_TOKEN = 5  # a block's part holds up to chunk_tokens * this many characters
 TABLE_MARK = "\0table "  # where an HTML table stood, while the page is flattened to text
@@ -61,6 +61,8 @@ def parse(path: Path, ctx: LoadContext) -> ParsedText:
         parsed = parse_docx(path, ctx)
     elif suffix == ".pptx":
         parsed = parse_pptx(path, ctx)
+    elif suffix == ".xlsx":
+        parsed = parse_xlsx(path, ctx)
     elif suffix in (".html", ".htm"):
         parsed = _parse_html(_decode(path))
     else:
@@ -218,7 +220,7 @@ def _picture_item(path: Path, parsed: ParsedText, index: int, picture: Picture, 
         source=str(path),
         modality="image",
         granularity="image",
-        text=". ".join(part for part in (parsed.title, where, picture.caption) if part),
+        text=". ".join(part.rstrip(". ") for part in (parsed.title, where, picture.caption) if part.strip(". ")),
         span=Span(page=picture.page, page_end=picture.page),
         title=parsed.title,
         frames=[picture.path],

@@ -1,6 +1,6 @@
 """Documents as people have them, built in the session (eval.documents): a scanned PDF with a
 typed page in the middle, a report PDF with a ruled table and a chart, a Word handbook with
-a table and a picture, and a three-slide deck with a picture. Ingested into the default
+a table and a picture, a three-slide deck with a picture and a two-sheet workbook. Ingested into the default
 corpora; each check is a search a user would type (the answer in the top 3)."""
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     documents.report_pdf(root / "quarterly_report.pdf")
     documents.handbook_docx(root / "staff_handbook.docx")
     documents.launch_pptx(root / "product_launch.pptx")
+    documents.stock_xlsx(root / "stock.xlsx")
     return root
 
 
@@ -56,7 +57,7 @@ def _top(lib: Library, query: str, corpus: str, name: str, k: int = 3) -> Hit:
 
 def test_every_document_is_ingested_and_the_scanned_pages_are_reported(report: IngestReport) -> None:
     assert not report.by_status("failed"), report.by_status("failed")
-    assert len(report.by_status("ingested")) == 4
+    assert len(report.by_status("ingested")) == 5
     scanned = next(o for o in report.outcomes if o.path.endswith("field_notes.pdf"))
     assert "OCR read pages 1, 3 (no text layer)" in scanned.reason
     assert scanned.items["image"] == 2  # the two scanned pages are pages of the image corpus too
@@ -86,6 +87,14 @@ def test_a_slide_is_found_by_its_title_and_cited_by_its_number(library: Library)
     assert notes.span.page == 1 and documents.SLIDE_NOTES in notes.text
 
 
+def test_a_spreadsheet_row_is_found_under_its_sheet_and_header(library: Library) -> None:
+    hit = _top(library, "how many crates of pears are in the Leeds warehouse", "text-paragraph", "stock.xlsx")
+    assert hit.text.startswith("Sheet: Inventory\n| Item | Warehouse | Crates |") and "| Pears | Leeds | 75 |" in hit.text
+    assert hit.span.page == 1
+    price = _top(library, "price per crate of plums", "text-paragraph", "stock.xlsx")
+    assert "| Plums | 26.75 |" in price.text and price.span.page == 2
+
+
 @pytest.mark.parametrize(
     ("query", "name", "page"),
     [
@@ -101,7 +110,7 @@ def test_a_figure_is_found_by_its_caption(library: Library, query: str, name: st
 
 def test_a_second_ingest_finds_every_document_unchanged(library: Library, folder: Path) -> None:
     report = library.ingest([folder], progress=False)
-    assert [o.status for o in report.outcomes] == ["unchanged"] * 4
+    assert [o.status for o in report.outcomes] == ["unchanged"] * 5
 
 
 def test_descriptions_are_off_with_the_embedded_text_model(library: Library, report: IngestReport) -> None:
@@ -111,7 +120,10 @@ def test_descriptions_are_off_with_the_embedded_text_model(library: Library, rep
     assert picture["metadatas"][0]["described"] is False  # what `mmrag ingest --describe` fills in later
 
 
-@pytest.mark.parametrize(("name", "reason"), [("broken.docx", "cannot open Word document"), ("broken.pptx", "cannot open PowerPoint file")])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("broken.docx", "cannot open Word document"), ("broken.pptx", "cannot open PowerPoint file"), ("broken.xlsx", "cannot open Excel workbook")],
+)
 def test_a_broken_office_file_fails_alone_with_its_reason(tmp_path: Path, name: str, reason: str) -> None:
     (tmp_path / name).write_bytes(b"PK\x03\x04 not really a zip")
     documents.handbook_docx(tmp_path / "fine.docx")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from eval import documents
 from tests.helpers import free_port
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
@@ -74,20 +75,25 @@ def test_an_upload_is_ingested_with_a_progress_bar_and_a_report(
 ) -> None:
     at = app(config_file(tmp_path, tmp_path / "data"), monkeypatch)
     text = b"The lighthouse keeper lit the lamp at dusk every evening for forty years."
-    files = [("../../lighthouse.txt", text, "text/plain"), ("broken.pdf", b"%PDF-1.4 nonsense", "application/pdf"), ("tool.exe", b"MZ", "application/octet-stream")]
+    handbook = documents.handbook_docx(tmp_path / "made" / "handbook.docx").read_bytes()
+    files = [
+        ("../../lighthouse.txt", text, "text/plain"), ("broken.pdf", b"%PDF-1.4 nonsense", "application/pdf"),
+        ("tool.exe", b"MZ", "application/octet-stream"), ("handbook.docx", handbook, "application/octet-stream"),
+    ]
     at.sidebar.file_uploader[0].set_value(files).run()
     at.button(key="ingest").click().run()
     assert not at.exception, at.exception
     table = at.sidebar.dataframe[-1].value
     outcome = dict(zip(table["file"], table["status"], strict=True))
-    assert outcome == {"lighthouse.txt": "ingested", "broken.pdf": "failed"}
+    assert outcome == {"lighthouse.txt": "ingested", "broken.pdf": "failed", "handbook.docx": "ingested"}
+    assert any("descriptions of pictures by the vision model are off" in c.value for c in at.sidebar.caption)
     assert table["reason"][list(table["file"]).index("broken.pdf")]  # the failure says why
     assert any("tool.exe: unknown file type" in e.value for e in at.sidebar.error)
     at.run()
     counts = dict(zip(at.sidebar.dataframe[0].value["corpus"], at.sidebar.dataframe[0].value["items"], strict=True))
     assert counts["text-paragraph"] >= 1 and counts["text-document"] >= 1
     uploads = tmp_path / "data" / "uploads"
-    assert sorted(p.name for p in uploads.iterdir()) == ["broken.pdf", "lighthouse.txt"]
+    assert sorted(p.name for p in uploads.iterdir()) == ["broken.pdf", "handbook.docx", "lighthouse.txt"]
     assert list(tmp_path.rglob("lighthouse.txt")) == [uploads / "lighthouse.txt"]  # "../../" went nowhere
 
 
