@@ -41,6 +41,12 @@ def test_corpora_lists_counts(workdir: Path, capsys: pytest.CaptureFixture[str])
     assert "image" in out and "video-clip" in out and (workdir / ".mmrag").is_dir()
 
 
+def test_ingest_describe_says_why_there_is_no_vision_model(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "docs", "--corpus", "image", "--describe"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the table wraps long lines
+    assert "descriptions of pictures by the vision model are off" in out and "not a served vision model" in out
+
+
 def test_config_flag_and_errors(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workdir / "alt.toml").write_text('data_dir = "alt"\n[[corpora]]\nname = "only"\nmodality = "text"\ngranularity = "document"\n')
     assert main(["--config", "alt.toml", "ingest", "docs"]) == 0

@@ -28,7 +28,7 @@ def print_report(report: IngestReport) -> None:
     console.print(table)
     counts = {s: len(report.by_status(s)) for s in STATUSES}
     console.print(" · ".join(f"{n} {s}" for s, n in counts.items()))
-    for note in report.notes:
+    for note in report.run_notes:
         console.print(f"[dim]note:[/dim] {escape(note)}")
 
 

@@ -81,6 +81,5 @@ def ingest_table(report: IngestReport) -> None:
         for o in report.for_display()
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
-    for note in report.notes:  # the run's own notes (a file's are in its row)
-        if note not in {o.reason for o in report.outcomes}:
-            st.caption(note)
+    for note in report.run_notes:
+        st.caption(note)

@@ -55,6 +55,12 @@ class IngestReport:
         return sorted(self.outcomes, key=lambda o: (STATUSES.index(o.status), o.path))
 
     @property
+    def run_notes(self) -> list[str]:
+        """The notes about the run as a whole (a file's own are its outcome's reason)."""
+        reasons = {o.reason for o in self.outcomes}
+        return [note for note in self.notes if note not in reasons]
+
+    @property
     def all_failed(self) -> bool:
         """True when files were given and none of them could be read."""
         tried = [o for o in self.outcomes if o.status != "pruned"]
