@@ -69,7 +69,7 @@ def _page(
 ) -> tuple[str, list[Picture], Path | None]:
     """Adds one page's text to `builder`; returns that text, the page's figures and its rendering."""
     settings = ctx.settings
-    blocks = [b for b in page.get_text("blocks", sort=True) if b[6] == 0 and b[4].strip()]
+    blocks = [b for b in page.get_text("blocks") if b[6] == 0 and b[4].strip()]
     if sum(len(b[4].strip()) for b in blocks) >= settings.ocr_min_chars:
         drawings = page.get_drawings()
         tables = _tables(page) if drawings else []  # ruled tables only: no lines, no table
@@ -110,12 +110,17 @@ def _tabular(rows: list[list[str | None]]) -> bool:
 
 
 def _flow(blocks: list[Any], tables: list[tuple[Any, list[list[str | None]]]], builder: Builder) -> str:
-    """Adds the page's prose runs and tables in reading order; returns the page's text."""
+    """Adds the page's prose runs and tables in reading order; returns the page's text.
+
+    Prose keeps the PDF's own block order (columns stay whole, where sorting by position
+    would interleave them); a table goes before the first block below its top edge that
+    shares its columns, or last."""
     import pymupdf
 
     rects = [rect for rect, _ in tables]
     captions: dict[int, str] = {}
-    prose: list[tuple[float, str]] = []
+    pending = sorted(range(len(rects)), key=lambda i: rects[i].y0)
+    pieces: list[tuple[str, str | int]] = []
     for block in blocks:
         box = pymupdf.Rect(block[:4])
         if any(_inside(box, rect) for rect in rects):
@@ -124,14 +129,14 @@ def _flow(blocks: list[Any], tables: list[tuple[Any, list[list[str | None]]]], b
         if above and CAPTION.match(block[4]):
             captions[above[0]] = caption_of(block[4])
             continue
-        prose.append((box.y0, block[4].strip()))
-    pieces = sorted(
-        [(y, "prose", text) for y, text in prose] + [(rect.y0, "table", i) for i, rect in enumerate(rects)],
-        key=lambda piece: piece[0],
-    )
+        due = [i for i in pending if box.y0 >= rects[i].y0 and box.x0 < rects[i].x1 and rects[i].x0 < box.x1]
+        pieces += [("table", i) for i in due]
+        pending = [i for i in pending if i not in due]
+        pieces.append(("prose", block[4].strip()))
+    pieces += [("table", i) for i in pending]
     run: list[str] = []
     out: list[str] = []
-    for _, kind, payload in pieces:
+    for kind, payload in pieces:
         if kind == "prose":
             run.append(str(payload))
             continue

@@ -158,3 +158,22 @@ def test_a_vision_model_gets_the_page_a_paragraph_is_on(library: Library) -> Non
     assert sum(p["type"] == "image_url" for p in parts) == 1
     text_only, _ = build_messages("when?", [hit], GeneratorConfig(), vision=False)
     assert not any(isinstance(p, dict) and p.get("type") == "image_url" for p in text_only[-1]["content"])
+
+
+def test_a_two_column_page_is_read_column_by_column(tmp_path: Path) -> None:
+    import pymupdf
+
+    columns = [
+        ["The left column tells how the stone bridge was built in 1890.", "Its second paragraph names the river guild that paid for it."],
+        ["The right column lists the tolls that carts and horses paid.", "Walkers crossed for free on market days."],
+    ]
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for x, paragraphs in zip((50, 320), columns, strict=True):
+        for y, paragraph in zip((60, 200), paragraphs, strict=True):
+            page.insert_textbox(pymupdf.Rect(x, y, x + 230, y + 100), paragraph, fontsize=11)
+    doc.save(tmp_path / "columns.pdf")
+    ctx = LoadContext(IngestConfig(), tmp_path / "frames", "0" * 64)
+    text = " ".join(loader.load(tmp_path / "columns.pdf", {"paragraph"}, ctx)["paragraph"][0].text.split())
+    order = [text.index(p) for column in columns for p in column]
+    assert order == sorted(order)  # the left column whole, then the right: not row by row
