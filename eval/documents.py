@@ -1,11 +1,16 @@
 """Builders of realistic test documents: scanned and mixed PDFs, a report with a ruled table
-and a chart, a DOCX handbook, a PPTX deck, an XLSX workbook and long PDFs for benchmarks. Each writes one file
-and returns its path; the texts are fixed so that tests can query them."""
+and a chart, a DOCX handbook, a PPTX deck, an XLSX workbook and long PDFs for benchmarks.
+Each writes one file and returns its path; the texts are fixed so that tests can query them.
+
+    python -m eval.documents DIR   writes the five documents that eval/data/documents/
+                                   questions.jsonl asks about (ingest them with `mmrag ingest DIR`)
+"""
 
 from __future__ import annotations
 
 import io
 import random
+import sys
 from pathlib import Path
 
 import docx
@@ -376,3 +381,28 @@ def stock_xlsx(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
+
+
+def build_all(folder: Path) -> list[Path]:
+    """The five documents of eval/data/documents/questions.jsonl, under their names there."""
+    return [
+        scanned_pdf(folder / "field_notes.pdf", mixed=True),
+        report_pdf(folder / "quarterly_report.pdf"),
+        handbook_docx(folder / "staff_handbook.docx"),
+        launch_pptx(folder / "product_launch.pptx"),
+        stock_xlsx(folder / "stock.xlsx"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m eval.documents DIR", file=sys.stderr)
+        return 2
+    for path in build_all(Path(args[0])):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,11 +24,7 @@ pytestmark = needs("tesseract", "tesseract-ocr")
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("documents")
-    documents.scanned_pdf(root / "field_notes.pdf", mixed=True)
-    documents.report_pdf(root / "quarterly_report.pdf")
-    documents.handbook_docx(root / "staff_handbook.docx")
-    documents.launch_pptx(root / "product_launch.pptx")
-    documents.stock_xlsx(root / "stock.xlsx")
+    documents.build_all(root)
     return root
 
 
@@ -106,6 +102,14 @@ def test_a_spreadsheet_row_is_found_under_its_sheet_and_header(library: Library)
 def test_a_figure_is_found_by_its_caption(library: Library, query: str, name: str, page: int | None) -> None:
     hit = _top(library, query, "image", name)
     assert hit.span.page == page and Path(hit.frames[0]).is_file()
+
+
+def test_the_documents_question_set_asks_about_these_files(folder: Path) -> None:
+    from eval.answers import load_dataset
+
+    samples = [s for dialogue in load_dataset(Path(documents.__file__).parent / "data/documents/questions.jsonl") for s in dialogue]
+    assert len(samples) >= 25 and {s.label for s in samples} == {"paragraph", "image", "document", "no"}
+    assert set().union(*(s.evidence for s in samples)) == {p.name for p in folder.iterdir()}
 
 
 def test_a_second_ingest_finds_every_document_unchanged(library: Library, folder: Path) -> None:
