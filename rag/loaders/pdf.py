@@ -223,18 +223,18 @@ def _page_item(ctx: LoadContext, scanned: bool, figures: bool) -> bool:
 def _notes(scan: _Scan, ctx: LoadContext) -> list[str]:
     notes = []
     if scan.read:
-        notes.append(f"OCR read page{_plural(scan.read)} {page_list(scan.read)} (no text layer)")
+        notes.append(f"OCR read page{_plural(scan.read)} {_page_list(scan.read)} (no text layer)")
     if scan.unread:
         why = (
             "OCR is off" if not ctx.settings.ocr
             else "tesseract is not installed (apt-get install tesseract-ocr)" if not ocr_available()
             else "OCR found no text"
         )
-        notes.append(f"page{_plural(scan.unread)} {page_list(scan.unread)} without a text layer left unread: {why}")
+        notes.append(f"page{_plural(scan.unread)} {_page_list(scan.unread)} without a text layer left unread: {why}")
     return notes
 
 
-def page_list(numbers: list[int]) -> str:
+def _page_list(numbers: list[int]) -> str:
     """Page numbers as ranges: [1, 2, 3, 5] -> '1-3, 5'."""
     runs: list[list[int]] = []
     for n in numbers:
