@@ -9,6 +9,7 @@ answer the question.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ class GroundingSettings:
 
 
 DEFAULT_GROUNDING = GroundingSettings()
+
+
+TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")  # a line of a Markdown table (rag.loaders.parsed)
 
 
 @cache
@@ -82,14 +86,29 @@ def numbers(text: str) -> set[str]:
 
 
 def sentences(text: str, min_words: int = 3) -> list[str]:
-    """Sentences of a text (punkt, via llama-index); headings and blank lines end a sentence."""
-    blocks = re.split(r"\n\s*\n|\n(?=\s*#)", text)
-    found = [
-        " ".join(s.split()).strip(" #*=-")
-        for block in blocks
-        for s in _sentence_splitter()(" ".join(block.split()))
-    ]
+    """Sentences of a text (punkt, via llama-index); headings and blank lines end a sentence,
+    and each row of a Markdown table is one sentence that names its columns (`table_rows`)."""
+    found: list[str] = []
+    for block in re.split(r"\n\s*\n|\n(?=\s*#)", text):
+        for is_table, run in itertools.groupby(block.splitlines(), key=lambda line: bool(TABLE_ROW.match(line))):
+            lines = list(run)
+            if is_table:
+                found += table_rows(lines)
+            else:
+                found += [" ".join(s.split()).strip(" #*=-") for s in _sentence_splitter()(" ".join(" ".join(lines).split()))]
     return [s for s in found if len(content_words(s)) >= min_words]
+
+
+def table_rows(lines: list[str]) -> list[str]:
+    """A Markdown table's rows read with their header: '| Night | 17.25 |' under
+    '| Shift | Rate |' is 'Shift: Night; Rate: 17.25.' (a row alone says nothing of what
+    its numbers are)."""
+    rows = [[cell.strip() for cell in re.split(r"(?<!\\)\|", m.group(1))] for line in lines if (m := TABLE_ROW.match(line))]
+    rows = [row for row in rows if not all(set(cell) <= set("-: ") for cell in row)]
+    if len(rows) < 2:
+        return [" ".join(cell for row in rows for cell in row if cell)]
+    header, body = rows[0], rows[1:]
+    return ["; ".join(f"{h}: {v}" if h else v for h, v in zip(header, row, strict=False) if v) + "." for row in body]
 
 
 def support(answer: str, evidence: list[Hit], question: str = "") -> float:

@@ -10,7 +10,7 @@ from PIL import Image
 from rag.core.config import GeneratorConfig
 from rag.core.items import Hit, Span
 from rag.generation.answer import ground, resolve_citations
-from rag.generation.grounding import NO_ANSWER, GroundingSettings, support
+from rag.generation.grounding import NO_ANSWER, GroundingSettings, sentences, support
 from rag.generation.messages import build_messages
 from retrievers.encoders import text_encoder
 
@@ -135,3 +135,11 @@ def test_text_only_model_gets_descriptors_and_one_string(frames: list[Path]) -> 
     user = messages[1]["content"]
     assert isinstance(user, str) and "lava meets the sea" in user and not notes
     assert "ignore them" in messages[0]["content"]
+
+
+def test_a_markdown_table_row_is_a_sentence_that_names_its_columns() -> None:
+    table = "Shift pay\n| Shift | Hourly rate |\n| --- | --- |\n| Day | 14.50 euros |\n| Night | 17.25 euros |\nPaid monthly by bank transfer to every employee."
+    assert sentences(table, min_words=1) == [
+        "Shift pay", "Shift: Day; Hourly rate: 14.50 euros.", "Shift: Night; Hourly rate: 17.25 euros.",
+        "Paid monthly by bank transfer to every employee.",
+    ]
